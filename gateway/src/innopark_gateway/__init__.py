@@ -1,0 +1,1 @@
+"""Innopark API gateway."""

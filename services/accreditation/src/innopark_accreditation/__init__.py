@@ -1,0 +1,1 @@
+"""Accreditation service: criteria catalogue, applications, expert assessments, decisions, certificates."""

@@ -1,0 +1,1 @@
+"""Events service: training, forums, delegations and study tours, with registration."""

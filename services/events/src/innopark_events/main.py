@@ -1,0 +1,21 @@
+"""Events application factory."""
+
+from fastapi import FastAPI
+from innopark_shared.web import create_service_app
+
+from .api import router
+from .config import get_settings
+from .events import PUBLISHES, subscriptions
+from .models import metadata
+
+
+def create_app() -> FastAPI:
+    return create_service_app(
+        settings=get_settings(),
+        metadata=metadata,
+        title="Innopark Events",
+        description="Training, forums, delegations and study tours, with registration.",
+        routers=[router],
+        subscriptions=subscriptions,
+        publishes=PUBLISHES,
+    )

@@ -1,0 +1,1 @@
+"""Orders service: partner corporations, transnational technology orders, matching, proposals, partner webhooks."""

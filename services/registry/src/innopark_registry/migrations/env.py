@@ -1,0 +1,5 @@
+from innopark_shared.migrations import run_env
+
+from innopark_registry.models import metadata
+
+run_env(metadata)

@@ -1,0 +1,211 @@
+"""Token verification and the caller's principal.
+
+The gateway (or an external OpenID Connect issuer) signs JWTs with an asymmetric key and
+publishes its JWKS; every service verifies tokens itself with that key set and never
+trusts a bare identity header. Routes declare who may call them with the dependencies
+at the bottom of this module.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Annotated, Any
+from uuid import UUID
+
+import httpx
+import jwt
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from .errors import Forbidden, ServiceUnavailable, Unauthorized
+
+log = logging.getLogger(__name__)
+
+ALLOWED_ALGORITHMS = ["ES256", "RS256", "EdDSA"]
+
+
+class Role(StrEnum):
+    OPERATOR = "operator"
+    PARK_MANAGER = "park_manager"
+    RESIDENT = "resident"
+    PARTNER = "partner"
+    EXPERT = "expert"
+
+
+# The binding claim each role must carry.
+ROLE_BINDING: dict[Role, str | None] = {
+    Role.OPERATOR: None,
+    Role.EXPERT: None,
+    Role.PARK_MANAGER: "park_id",
+    Role.RESIDENT: "resident_id",
+    Role.PARTNER: "partner_id",
+}
+
+
+@dataclass(frozen=True)
+class Principal:
+    subject: str
+    role: Role
+    email: str | None = None
+    park_id: UUID | None = None
+    resident_id: UUID | None = None
+    partner_id: UUID | None = None
+    client_id: str | None = None
+
+    @property
+    def is_operator(self) -> bool:
+        return self.role is Role.OPERATOR
+
+    def manages_park(self, park_id: UUID) -> bool:
+        return self.role is Role.PARK_MANAGER and self.park_id == park_id
+
+    @classmethod
+    def from_claims(cls, claims: dict[str, Any]) -> Principal:
+        try:
+            role = Role(claims.get("role"))
+        except ValueError as exc:
+            raise Unauthorized("Token carries no known role") from exc
+
+        def uuid_claim(name: str) -> UUID | None:
+            value = claims.get(name)
+            if value in (None, ""):
+                return None
+            try:
+                return UUID(str(value))
+            except ValueError as exc:
+                raise Unauthorized(f"Token claim {name} is not a UUID") from exc
+
+        principal = cls(
+            subject=str(claims["sub"]),
+            role=role,
+            email=claims.get("email"),
+            park_id=uuid_claim("park_id"),
+            resident_id=uuid_claim("resident_id"),
+            partner_id=uuid_claim("partner_id"),
+            client_id=claims.get("client_id"),
+        )
+        binding = ROLE_BINDING[role]
+        if binding and getattr(principal, binding) is None:
+            raise Unauthorized(f"A {role} token must carry {binding}")
+        return principal
+
+
+class TokenVerifier:
+    """Verifies JWTs against a JWKS fetched over HTTP, cached and refreshed on unknown keys."""
+
+    def __init__(
+        self,
+        *,
+        jwks_url: str,
+        issuer: str,
+        audience: str,
+        refresh_interval: float = 300.0,
+        min_refetch_interval: float = 5.0,
+    ) -> None:
+        self.jwks_url = jwks_url
+        self.issuer = issuer
+        self.audience = audience
+        self.refresh_interval = refresh_interval
+        self.min_refetch_interval = min_refetch_interval
+        self._keys: dict[str, jwt.PyJWK] = {}
+        self._fetched_at = 0.0
+        self._lock = asyncio.Lock()
+
+    async def _refresh(self, *, force: bool) -> None:
+        async with self._lock:
+            age = time.monotonic() - self._fetched_at
+            if self._keys and age < (self.min_refetch_interval if force else self.refresh_interval):
+                return
+            try:
+                async with httpx.AsyncClient(timeout=3.0) as client:
+                    response = await client.get(self.jwks_url)
+                    response.raise_for_status()
+                    jwks = jwt.PyJWKSet.from_dict(response.json())
+            except (httpx.HTTPError, jwt.PyJWKSetError, ValueError) as exc:
+                log.warning("cannot fetch JWKS from %s: %s", self.jwks_url, exc)
+                if not self._keys:
+                    raise ServiceUnavailable("Token keys are not available yet") from exc
+                return
+            self._keys = {k.key_id: k for k in jwks.keys if k.key_id}
+            self._fetched_at = time.monotonic()
+
+    async def _key_for(self, kid: str) -> jwt.PyJWK:
+        await self._refresh(force=False)
+        if kid not in self._keys:
+            await self._refresh(force=True)
+        try:
+            return self._keys[kid]
+        except KeyError:
+            raise Unauthorized("Token signed by an unknown key") from None
+
+    async def verify(self, token: str) -> Principal:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise Unauthorized("Malformed token") from exc
+        if header.get("alg") not in ALLOWED_ALGORITHMS:
+            raise Unauthorized("Token algorithm not accepted")
+        key = await self._key_for(str(header.get("kid", "")))
+        try:
+            claims = jwt.decode(
+                token,
+                key=key.key,
+                algorithms=[header["alg"]],
+                audience=self.audience,
+                issuer=self.issuer,
+                options={"require": ["exp", "iat", "sub", "iss", "aud"]},
+                leeway=10,
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise Unauthorized("Token expired") from exc
+        except jwt.PyJWTError as exc:
+            raise Unauthorized("Invalid token") from exc
+        return Principal.from_claims(claims)
+
+
+_bearer = HTTPBearer(auto_error=False, description="JWT from POST /api/v1/auth/token")
+
+
+async def optional_principal(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal | None:
+    if credentials is None:
+        if request.headers.get("authorization"):
+            raise Unauthorized("Authorization must be a Bearer token")
+        return None
+    verifier: TokenVerifier = request.app.state.token_verifier
+    return await verifier.verify(credentials.credentials)
+
+
+async def current_principal(
+    principal: Annotated[Principal | None, Depends(optional_principal)],
+) -> Principal:
+    if principal is None:
+        raise Unauthorized("Authentication required")
+    return principal
+
+
+OptionalPrincipal = Annotated[Principal | None, Depends(optional_principal)]
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def require_roles(*roles: Role):
+    """Dependency: the caller must be authenticated with one of `roles` (else 403)."""
+    allowed = frozenset(roles)
+
+    async def dependency(principal: CurrentPrincipal) -> Principal:
+        if principal.role not in allowed:
+            raise Forbidden(
+                f"This action needs one of the roles: {', '.join(sorted(allowed))}"
+            )
+        return principal
+
+    return dependency
+
+
+OperatorPrincipal = Annotated[Principal, Depends(require_roles(Role.OPERATOR))]

@@ -1,0 +1,255 @@
+"""Consumer runner: one consumer group per service, inbox deduplication, offsets committed
+after the database commit, bounded retries, then a dead-letter topic.
+
+A service lists what it listens to in one place (its `events.py`):
+
+    subscriptions = Subscriptions()
+
+    @subscriptions.on(ParkCreatedV1)
+    async def on_park_created(event: ParkCreatedV1, ctx: HandlerContext) -> None: ...
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+from pydantic import ValidationError
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .contracts import IntegrationEvent
+from .db import Database, inbox_table
+from .kafka import Envelope, ensure_topics, make_consumer, make_producer
+from .settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+E = TypeVar("E", bound=IntegrationEvent)
+
+
+@dataclass(frozen=True)
+class HandlerContext:
+    session: AsyncSession  # the handler's transaction; the inbox row is in it too
+    envelope: Envelope
+
+
+Handler = Callable[[Any, HandlerContext], Awaitable[None]]
+
+
+class Subscriptions:
+    """The event types a service handles, and the handler of each."""
+
+    def __init__(self) -> None:
+        self._handlers: dict[str, tuple[type[IntegrationEvent], Handler]] = {}
+
+    def on(self, event_cls: type[E]) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            if event_cls.event_type in self._handlers:
+                raise ValueError(f"{event_cls.event_type} already has a handler")
+            self._handlers[event_cls.event_type] = (event_cls, handler)
+            return handler
+
+        return register
+
+    def get(self, event_type: str) -> tuple[type[IntegrationEvent], Handler] | None:
+        return self._handlers.get(event_type)
+
+    @property
+    def topics(self) -> list[str]:
+        return sorted({cls.topic for cls, _ in self._handlers.values()})
+
+    def __bool__(self) -> bool:
+        return bool(self._handlers)
+
+
+def dead_letter_topic(topic: str, group: str) -> str:
+    return f"{topic}.{group}.dlt"
+
+
+class ConsumerRunner:
+    def __init__(
+        self,
+        *,
+        settings: ServiceSettings,
+        database: Database,
+        metadata: sa.MetaData,
+        subscriptions: Subscriptions,
+    ) -> None:
+        self.settings = settings
+        self.database = database
+        self.inbox = inbox_table(metadata)
+        self.subscriptions = subscriptions
+        self.group = settings.service_name
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._consumer: AIOKafkaConsumer | None = None
+        self._producer: AIOKafkaProducer | None = None
+        # Measured read-model lag: how long ago the last processed event was published.
+        self.last_event_lag_seconds: float | None = None
+        self.processed = 0
+        self.duplicates = 0
+        self.dead_lettered = 0
+        self.last_error: str | None = None
+        self.connected = False
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"{self.group}-consumer")
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        if self._task:
+            self._task.cancel()
+            try:
+                await asyncio.wait_for(self._task, timeout=10)
+            except (asyncio.CancelledError, TimeoutError):
+                pass
+
+    async def _run(self) -> None:
+        backoff = 0.5
+        topics = self.subscriptions.topics
+        while not self._stopping.is_set():
+            try:
+                await ensure_topics(self.settings, topics)
+                self._producer = make_producer(self.settings)
+                await self._producer.start()
+                self._consumer = make_consumer(self.settings, topics)
+                await self._consumer.start()
+                self.connected = True
+                backoff = 0.5
+                await self._poll_loop(self._consumer)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.warning("consumer %s: %s; restarting in %.1fs", self.group, exc, backoff)
+            finally:
+                self.connected = False
+                await self._close()
+            if not self._stopping.is_set():
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+
+    async def _close(self) -> None:
+        for client in (self._consumer, self._producer):
+            if client is not None:
+                try:
+                    await asyncio.wait_for(client.stop(), timeout=5)
+                except Exception:  # noqa: BLE001
+                    pass
+        self._consumer = self._producer = None
+
+    async def _poll_loop(self, consumer: AIOKafkaConsumer) -> None:
+        while not self._stopping.is_set():
+            batch = await consumer.getmany(timeout_ms=500)
+            for tp, records in batch.items():
+                for record in records:
+                    await self._process(record)
+                # Only now, with every record's transaction committed, move the offset.
+                await consumer.commit({tp: records[-1].offset + 1})
+
+    async def _process(self, record: ConsumerRecord) -> None:
+        try:
+            envelope = Envelope.from_headers(record.headers or ())
+        except ValueError as exc:
+            await self._dead_letter(record, f"bad envelope: {exc}")
+            return
+        registered = self.subscriptions.get(envelope.type)
+        if registered is None:
+            return  # a type this service does not need (or a newer one): skip it
+        event_cls, handler = registered
+        try:
+            event = event_cls.model_validate_json(record.value or b"")
+        except ValidationError as exc:
+            await self._dead_letter(record, f"invalid payload: {exc}", envelope)
+            return
+
+        attempt = 0
+        while True:
+            try:
+                handled = await self._handle_once(event, envelope, handler)
+                break
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                attempt += 1
+                if attempt > self.settings.consumer_max_retries:
+                    log.exception("consumer %s: %s failed %d times", self.group, envelope.id, attempt)
+                    await self._dead_letter(record, f"{type(exc).__name__}: {exc}", envelope)
+                    return
+                log.warning("consumer %s: %s failed (%s), retry %d", self.group, envelope.id, exc, attempt)
+                await asyncio.sleep(self.settings.consumer_retry_backoff_seconds * 2 ** (attempt - 1))
+        if handled:
+            self.processed += 1
+        else:
+            self.duplicates += 1
+        if envelope.time is not None:
+            self.last_event_lag_seconds = max(
+                0.0, (datetime.now(UTC) - envelope.time).total_seconds()
+            )
+
+    async def _handle_once(
+        self, event: IntegrationEvent, envelope: Envelope, handler: Handler
+    ) -> bool:
+        async with self.database.transaction() as session:
+            inserted = await session.execute(
+                pg_insert(self.inbox)
+                .values(
+                    event_id=envelope.id,
+                    type=envelope.type,
+                    source=envelope.source,
+                    event_time=envelope.time,
+                )
+                .on_conflict_do_nothing(index_elements=["event_id"])
+                .returning(self.inbox.c.event_id)
+            )
+            if inserted.first() is None:
+                return False  # already processed: redelivery is harmless
+            await handler(event, HandlerContext(session=session, envelope=envelope))
+            return True
+
+    async def _dead_letter(
+        self, record: ConsumerRecord, error: str, envelope: Envelope | None = None
+    ) -> None:
+        assert self._producer is not None
+        topic = dead_letter_topic(record.topic, self.group)
+        await ensure_topics(self.settings, [topic])
+        headers = list(record.headers or ()) + [
+            ("x-dlt-error", error[:2000].encode()),
+            ("x-dlt-original-topic", record.topic.encode()),
+            ("x-dlt-original-partition", str(record.partition).encode()),
+            ("x-dlt-original-offset", str(record.offset).encode()),
+            ("x-dlt-failed-at", str(time.time()).encode()),
+        ]
+        # If this send fails, the offset is not committed and the record comes back.
+        await self._producer.send_and_wait(topic, value=record.value, key=record.key, headers=headers)
+        self.dead_lettered += 1
+        log.error(
+            "consumer %s: %s dead-lettered to %s: %s",
+            self.group,
+            envelope.id if envelope else f"{record.topic}/{record.partition}/{record.offset}",
+            topic,
+            error,
+        )
+
+    async def offset_lag(self) -> int | None:
+        consumer = self._consumer
+        if consumer is None:
+            return None
+        lag = 0
+        for tp in consumer.assignment():
+            high = consumer.highwater(tp)
+            pos = await consumer.position(tp) if high is not None else None
+            if high is not None and pos is not None:
+                lag += max(0, high - pos)
+        return lag
+
+
+__all__ = ["ConsumerRunner", "HandlerContext", "Subscriptions", "dead_letter_topic"]

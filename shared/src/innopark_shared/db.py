@@ -1,0 +1,128 @@
+"""Async SQLAlchemy per service schema, and the transaction that a request owns.
+
+Each service declares its tables on `ServiceBase(schema)` metadata; the outbox and
+inbox tables are added to that same metadata, so they live in the service's schema
+and are migrated by the service's own Alembic history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated
+
+import sqlalchemy as sa
+from fastapi import Depends, Request
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def service_metadata(schema: str) -> sa.MetaData:
+    """Metadata whose tables live in `schema`, with the outbox and inbox already in it."""
+    metadata = sa.MetaData(schema=schema, naming_convention=NAMING_CONVENTION)
+    sa.Table(
+        "outbox",
+        metadata,
+        sa.Column("id", UUID(as_uuid=True), primary_key=True),  # = CloudEvents id
+        sa.Column("seq", sa.BigInteger, sa.Identity(), nullable=False, unique=True),
+        sa.Column("topic", sa.String(200), nullable=False),
+        sa.Column("key", sa.String(200), nullable=False),
+        sa.Column("type", sa.String(200), nullable=False),
+        sa.Column("source", sa.String(200), nullable=False),
+        sa.Column("time", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("data", JSONB, nullable=False),
+        sa.Column("headers", JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
+        sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Index("ix_outbox_unpublished", "seq", postgresql_where=sa.text("published_at IS NULL")),
+        sa.Index("ix_outbox_published_at", "published_at"),
+    )
+    sa.Table(
+        "inbox",
+        metadata,
+        # Deduplication key: the CloudEvents id of a processed message.
+        sa.Column("event_id", sa.String(200), primary_key=True),
+        sa.Column("type", sa.String(200), nullable=False),
+        sa.Column("source", sa.String(200), nullable=False),
+        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False,
+                  server_default=sa.func.now()),
+        sa.Column("event_time", sa.DateTime(timezone=True), nullable=True),
+    )
+    return metadata
+
+
+def outbox_table(metadata: sa.MetaData) -> sa.Table:
+    return metadata.tables[f"{metadata.schema}.outbox"]
+
+
+def inbox_table(metadata: sa.MetaData) -> sa.Table:
+    return metadata.tables[f"{metadata.schema}.inbox"]
+
+
+def notify_channel(schema: str) -> str:
+    return f"{schema}_outbox"
+
+
+def outbox_notify_trigger_sql(schema: str) -> list[str]:
+    """DDL for the trigger that wakes the relay when an outbox row commits."""
+    channel = notify_channel(schema)
+    return [
+        f"""
+        CREATE OR REPLACE FUNCTION "{schema}".notify_outbox() RETURNS trigger AS $$
+        BEGIN
+            PERFORM pg_notify('{channel}', '');
+            RETURN NULL;
+        END;
+        $$ LANGUAGE plpgsql
+        """,
+        f"""
+        CREATE TRIGGER outbox_notify AFTER INSERT ON "{schema}".outbox
+        FOR EACH STATEMENT EXECUTE FUNCTION "{schema}".notify_outbox()
+        """,
+    ]
+
+
+class Database:
+    """The engine and session factory of one service."""
+
+    def __init__(self, url: str, *, pool_size: int = 10, max_overflow: int = 10) -> None:
+        self.url = url
+        self.engine: AsyncEngine = create_async_engine(
+            url,
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+            pool_pre_ping=True,
+            pool_timeout=10,
+        )
+        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """A session inside one transaction: committed on success, rolled back on error."""
+        async with self.sessionmaker() as session, session.begin():
+            yield session
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.execute(sa.text("SELECT 1"))
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+async def _request_transaction(request: Request) -> AsyncIterator[AsyncSession]:
+    database: Database = request.app.state.database
+    async with database.transaction() as session:
+        yield session
+
+
+# The edge owns the transaction: it commits before the response is sent
+# (scope="function"), so a client never sees a 201 for a change that was rolled back.
+SessionDep = Annotated[AsyncSession, Depends(_request_transaction, scope="function")]

@@ -1,0 +1,150 @@
+"""Domain errors and their RFC 9457 problem-details rendering.
+
+Services raise the domain errors below; `install_problem_handlers` turns them, request
+validation errors and framework HTTP errors into `application/problem+json`.
+"""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_BASE = "https://innopark.example/problems/"
+
+
+class DomainError(Exception):
+    status: int = 400
+    slug: str = "bad-request"
+
+    def __init__(self, detail: str | None = None, **extensions: Any) -> None:
+        super().__init__(detail or HTTPStatus(self.status).phrase)
+        self.detail = detail
+        self.extensions = extensions
+        self.headers: dict[str, str] = {}
+
+
+class NotFound(DomainError):
+    status, slug = 404, "not-found"
+
+
+class Conflict(DomainError):
+    status, slug = 409, "conflict"
+
+
+class InvalidTransition(Conflict):
+    slug = "invalid-transition"
+
+
+class Forbidden(DomainError):
+    status, slug = 403, "forbidden"
+
+
+class Unauthorized(DomainError):
+    status, slug = 401, "unauthorized"
+
+    def __init__(self, detail: str | None = None, **extensions: Any) -> None:
+        super().__init__(detail, **extensions)
+        self.headers = {"WWW-Authenticate": 'Bearer realm="innopark"'}
+
+
+class PreconditionFailed(DomainError):
+    status, slug = 412, "precondition-failed"
+
+
+class Unprocessable(DomainError):
+    status, slug = 422, "unprocessable-content"
+
+
+class ServiceUnavailable(DomainError):
+    status, slug = 503, "service-unavailable"
+
+
+def problem(
+    status: int,
+    *,
+    slug: str | None = None,
+    detail: str | None = None,
+    instance: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extensions: Any,
+) -> JSONResponse:
+    phrase = HTTPStatus(status).phrase
+    body: dict[str, Any] = {
+        "type": PROBLEM_BASE + (slug or phrase.lower().replace(" ", "-")),
+        "title": phrase,
+        "status": status,
+    }
+    if detail:
+        body["detail"] = detail
+    if instance:
+        body["instance"] = instance
+    body.update(extensions)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def validation_errors(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Pydantic errors as `{"field": "a.b", "location": [...], "message": ...}`."""
+    out = []
+    for err in errors:
+        loc = [str(p) for p in err.get("loc", ())]
+        field_path = loc[1:] if loc and loc[0] in {"body", "query", "path", "header"} else loc
+        out.append(
+            {
+                "field": ".".join(field_path) or (loc[0] if loc else ""),
+                "location": loc,
+                "message": err.get("msg", ""),
+                "type": err.get("type", ""),
+            }
+        )
+    return out
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def _domain(request: Request, exc: DomainError) -> JSONResponse:
+        return problem(
+            exc.status,
+            slug=exc.slug,
+            detail=exc.detail,
+            instance=request.url.path,
+            headers=exc.headers or None,
+            **exc.extensions,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = validation_errors(list(exc.errors()))
+        fields = ", ".join(sorted({e["field"] for e in errors if e["field"]}))
+        return problem(
+            422,
+            slug="validation-error",
+            detail=f"Invalid input: {fields}" if fields else "Invalid input",
+            instance=request.url.path,
+            errors=errors,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail = exc.detail if isinstance(exc.detail, str) else None
+        if detail == HTTPStatus(exc.status_code).phrase:
+            detail = None
+        return problem(
+            exc.status_code,
+            detail=detail,
+            instance=request.url.path,
+            headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem(500, slug="internal-error", instance=request.url.path)

@@ -1,0 +1,245 @@
+"""Transactional outbox: write events with the change, publish them from a relay.
+
+`add_event` is called inside the request's (or handler's) transaction. The relay wakes
+on LISTEN/NOTIFY (a trigger on the outbox table), sweeps on a slow timer as a safety net,
+publishes unpublished rows in order, and marks them published. Published rows are kept
+for `outbox_retention_hours` so they can be replayed to a broker that lost them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import sqlalchemy as sa
+from aiokafka import AIOKafkaProducer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .contracts import IntegrationEvent
+from .db import Database, notify_channel, outbox_table
+from .kafka import Envelope, ensure_topics, make_producer
+from .settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+BATCH_SIZE = 200
+
+
+def event_source(service_name: str) -> str:
+    return f"/innopark/{service_name}"
+
+
+async def add_event(
+    session: AsyncSession,
+    metadata: sa.MetaData,
+    event: IntegrationEvent,
+    *,
+    source: str,
+) -> uuid.UUID:
+    """Record `event` in the outbox, in the caller's transaction."""
+    event_id = uuid.uuid4()
+    await session.execute(
+        sa.insert(outbox_table(metadata)).values(
+            id=event_id,
+            topic=event.topic,
+            key=event.key,
+            type=event.event_type,
+            source=source,
+            time=datetime.now(UTC),
+            data=event.model_dump(mode="json"),
+        )
+    )
+    return event_id
+
+
+class OutboxRelay:
+    """Publishes a service's outbox to Kafka. One active relay per service at a time
+    (a session advisory lock), which keeps per-aggregate order; other replicas stand by."""
+
+    def __init__(
+        self,
+        *,
+        settings: ServiceSettings,
+        database: Database,
+        metadata: sa.MetaData,
+        topics: list[str],
+    ) -> None:
+        self.settings = settings
+        self.database = database
+        self.table = outbox_table(metadata)
+        self.schema = metadata.schema or "public"
+        self.topics = topics
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.producer: AIOKafkaProducer | None = None
+        self.published = 0
+        self.last_error: str | None = None
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"{self.schema}-outbox-relay")
+
+    async def stop(self) -> None:
+        """Stop after publishing what is already committed (best effort, bounded)."""
+        self._stopping.set()
+        self._wake.set()
+        if self._task:
+            try:
+                await asyncio.wait_for(self._task, timeout=10)
+            except TimeoutError:
+                self._task.cancel()
+            except Exception:  # noqa: BLE001 - already logged by the task
+                pass
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    # -- main loop -------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        backoff = 0.5
+        while not self._stopping.is_set():
+            listener: asyncpg.Connection | None = None
+            try:
+                listener = await self._connect_listener()
+                await self._acquire_leadership(listener)
+                if self._stopping.is_set():
+                    break
+                await self._start_producer()
+                await ensure_topics(self.settings, self.topics)
+                if self.settings.outbox_replay_on_start:
+                    await self._mark_for_replay()
+                backoff = 0.5
+                await self._publish_loop()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # broker or database outage: retry, lose nothing
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.warning("outbox relay: %s; retrying in %.1fs", self.last_error, backoff)
+                await self._sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+            finally:
+                await self._stop_producer()
+                if listener is not None:
+                    try:
+                        await listener.close(timeout=2)
+                    except Exception:  # noqa: BLE001
+                        listener.terminate()
+        log.info("outbox relay stopped (published %d this run)", self.published)
+
+    async def _connect_listener(self) -> asyncpg.Connection:
+        url = self.database.engine.url.set(drivername="postgresql")
+        conn = await asyncpg.connect(url.render_as_string(hide_password=False))
+        await conn.add_listener(notify_channel(self.schema), lambda *_: self._wake.set())
+        return conn
+
+    async def _acquire_leadership(self, conn: asyncpg.Connection) -> None:
+        key = f"innopark-outbox-relay:{self.schema}"
+        while not self._stopping.is_set():
+            if await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", key):
+                return
+            await self._sleep(self.settings.outbox_poll_interval_seconds)
+
+    async def _start_producer(self) -> None:
+        self.producer = make_producer(self.settings)
+        await self.producer.start()
+
+    async def _stop_producer(self) -> None:
+        if self.producer is not None:
+            try:
+                await asyncio.wait_for(self.producer.stop(), timeout=5)
+            except Exception:  # noqa: BLE001
+                pass
+            self.producer = None
+
+    async def _mark_for_replay(self) -> None:
+        async with self.database.transaction() as session:
+            result = await session.execute(
+                sa.update(self.table)
+                .where(self.table.c.published_at.is_not(None))
+                .values(published_at=None)
+            )
+        log.info("outbox relay: %d retained events queued for replay", result.rowcount)
+        self.settings = self.settings.model_copy(update={"outbox_replay_on_start": False})
+
+    async def _publish_loop(self) -> None:
+        last_cleanup = 0.0
+        loop = asyncio.get_running_loop()
+        while True:
+            self._wake.clear()
+            while await self._publish_batch() == BATCH_SIZE:
+                pass
+            self.last_error = None
+            if loop.time() - last_cleanup > 60:
+                await self._delete_expired()
+                last_cleanup = loop.time()
+            if self._stopping.is_set():
+                return  # the batch above was the final flush of what was committed
+            await self._sleep(self.settings.outbox_poll_interval_seconds, wakeable=True)
+
+    async def _publish_batch(self) -> int:
+        assert self.producer is not None
+        t = self.table
+        async with self.database.transaction() as session:
+            rows = (
+                await session.execute(
+                    sa.select(t)
+                    .where(t.c.published_at.is_(None))
+                    .order_by(t.c.seq)
+                    .limit(BATCH_SIZE)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            if not rows:
+                return 0
+            futures = []
+            for row in rows:
+                envelope = Envelope(id=str(row.id), type=row.type, source=row.source, time=row.time)
+                futures.append(
+                    await self.producer.send(
+                        row.topic,
+                        value=json.dumps(row.data, separators=(",", ":")).encode(),
+                        key=row.key.encode(),
+                        headers=envelope.headers(),
+                    )
+                )
+            # acks=all for every message before any row is marked published.
+            await asyncio.wait_for(asyncio.gather(*futures), timeout=30)
+            await session.execute(
+                sa.update(t)
+                .where(t.c.id.in_([r.id for r in rows]))
+                .values(published_at=sa.func.now())
+            )
+        self.published += len(rows)
+        return len(rows)
+
+    async def _delete_expired(self) -> None:
+        cutoff = datetime.now(UTC) - timedelta(hours=self.settings.outbox_retention_hours)
+        async with self.database.transaction() as session:
+            await session.execute(
+                sa.delete(self.table).where(self.table.c.published_at < cutoff)
+            )
+
+    async def _sleep(self, seconds: float, *, wakeable: bool = False) -> None:
+        waiters = [asyncio.ensure_future(self._stopping.wait())]
+        if wakeable:
+            waiters.append(asyncio.ensure_future(self._wake.wait()))
+        try:
+            await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waiters:
+                w.cancel()
+
+    async def pending(self) -> int:
+        async with self.database.transaction() as session:
+            return (
+                await session.execute(
+                    sa.select(sa.func.count()).where(self.table.c.published_at.is_(None))
+                )
+            ).scalar_one()

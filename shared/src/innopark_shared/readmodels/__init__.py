@@ -1,0 +1,1 @@
+"""Local read models that several services keep of another service's data."""

@@ -1,0 +1,73 @@
+"""The park read model orders, accreditation and events keep from the registry's events.
+
+Each of those services owns its own copy (a `known_parks` table in its own schema); this
+module is the one definition of that table, its first migration and its upkeep.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..contracts import ParkCreatedV1
+
+TABLE = "known_parks"
+
+
+def _columns() -> list[sa.Column]:
+    return [
+        sa.Column("park_id", UUID(as_uuid=True), primary_key=True),
+        sa.Column("name", sa.String(300), nullable=False),
+        sa.Column("kind", sa.String(40), nullable=False),
+        sa.Column("country", sa.String(2), nullable=False),
+        sa.Column("region", sa.String(200), nullable=False),
+        sa.Column("specializations", ARRAY(sa.String(100)), nullable=False),
+        sa.Column("removed", sa.Boolean, nullable=False, server_default=sa.false()),
+        # Time of the registry event the row reflects: later events win, older ones are
+        # ignored, whatever order redeliveries arrive in.
+        sa.Column("source_time", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("synced_at", sa.DateTime(timezone=True), nullable=False,
+                  server_default=sa.func.now()),
+    ]
+
+
+def known_parks_table(metadata: sa.MetaData) -> sa.Table:
+    return sa.Table(TABLE, metadata, *_columns())
+
+
+def create_known_parks_table(op, schema: str) -> None:  # noqa: ANN001 - alembic's `op`
+    op.create_table(TABLE, *_columns(), schema=schema)
+
+
+async def apply_park_created(
+    session: AsyncSession, table: sa.Table, event: ParkCreatedV1, event_time: datetime | None
+) -> None:
+    values = {
+        "park_id": event.park_id,
+        "name": event.name,
+        "kind": event.kind,
+        "country": event.country,
+        "region": event.region,
+        "specializations": list(event.specializations),
+        "source_time": event_time or event.created_at,
+        "synced_at": sa.func.now(),
+    }
+    stmt = pg_insert(table).values(**values)
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["park_id"],
+            set_={k: stmt.excluded[k] for k in values if k != "park_id"},
+            where=table.c.source_time <= stmt.excluded.source_time,
+        )
+    )
+
+
+async def get_known_park(session: AsyncSession, table: sa.Table, park_id: uuid.UUID):
+    return (
+        await session.execute(sa.select(table).where(table.c.park_id == park_id))
+    ).first()
