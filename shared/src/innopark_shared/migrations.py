@@ -36,7 +36,13 @@ def run_env(metadata: sa.MetaData) -> None:
         return True
 
     def do_run(connection: sa.Connection) -> None:
-        connection.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+        # Provisioning normally creates the schema for the service's role; create it only
+        # when missing (CREATE SCHEMA IF NOT EXISTS needs CREATE on the database even then).
+        exists = connection.execute(
+            sa.text("SELECT 1 FROM pg_namespace WHERE nspname = :s"), {"s": schema}
+        ).first()
+        if not exists:
+            connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
         context.configure(
             connection=connection,
             target_metadata=metadata,

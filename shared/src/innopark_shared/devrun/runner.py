@@ -1,0 +1,314 @@
+"""Supervises the whole platform as separate processes, like `restart: unless-stopped`.
+
+Start order: database, broker, migrations, the four services, the gateway. Stop order
+(Ctrl+C / SIGTERM) is the reverse of what could lose work in flight: gateway first (no
+new requests), then services (each flushes its outbox and stops its consumer), then the
+broker, then the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from .embedded import EmbeddedBroker, EmbeddedPostgres, port_open
+from .provision import provision
+
+SERVICES = ["registry", "orders", "accreditation", "events"]
+COLORS = ["\033[36m", "\033[33m", "\033[35m", "\033[32m", "\033[34m", "\033[31m", "\033[37m"]
+RESET = "\033[0m"
+
+
+@dataclass
+class RunnerConfig:
+    data_dir: Path = Path(".data")
+    host: str = "127.0.0.1"
+    port_base: int = 8000  # gateway; services on +1..+4
+    broker_port: int = 9092
+    pg_port: int = 55432
+    database_url: str | None = None  # an administrator's URL of a PostgreSQL to use instead
+    kafka_bootstrap_servers: str | None = None  # a broker to use instead of the embedded one
+    admin_email: str = "admin@innopark.local"
+    admin_password: str = "innopark-admin"
+    log_level: str = "INFO"
+    color: bool = True
+
+    @classmethod
+    def from_env(cls, **overrides) -> RunnerConfig:
+        env = os.environ
+        cfg = cls(
+            data_dir=Path(env.get("INNOPARK_DATA_DIR", ".data")),
+            port_base=int(env.get("INNOPARK_PORT_BASE", 8000)),
+            broker_port=int(env.get("INNOPARK_BROKER_PORT", 9092)),
+            pg_port=int(env.get("INNOPARK_PG_PORT", 55432)),
+            database_url=env.get("DATABASE_URL") or None,
+            kafka_bootstrap_servers=env.get("KAFKA_BOOTSTRAP_SERVERS") or None,
+            admin_email=env.get("BOOTSTRAP_ADMIN_EMAIL", cls.admin_email),
+            admin_password=env.get("BOOTSTRAP_ADMIN_PASSWORD", cls.admin_password),
+            log_level=env.get("LOG_LEVEL", "INFO"),
+            color=sys.stdout.isatty() and not env.get("NO_COLOR"),
+        )
+        for key, value in overrides.items():
+            if value is not None:
+                setattr(cfg, key, value)
+        return cfg
+
+    def port_of(self, name: str) -> int:
+        return self.port_base + (0 if name == "gateway" else SERVICES.index(name) + 1)
+
+    def url_of(self, name: str) -> str:
+        return f"http://{self.host}:{self.port_of(name)}"
+
+
+@dataclass
+class ManagedProcess:
+    """One child process, its output prefixed, restarted when it dies unexpectedly."""
+
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    prefix: str
+    pid_file: Path
+    health_url: str | None = None
+    first_start_env: dict[str, str] = field(default_factory=dict)
+    proc: asyncio.subprocess.Process | None = None
+    restarts: int = 0
+    _stopping: bool = False
+    _supervisor: asyncio.Task | None = None
+
+    async def spawn(self) -> None:
+        env = dict(self.env)
+        if self.restarts == 0:
+            env.update(self.first_start_env)
+        self.proc = await asyncio.create_subprocess_exec(
+            *self.argv,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True,  # Ctrl+C goes to the runner, which stops children in order
+        )
+        self.pid_file.parent.mkdir(parents=True, exist_ok=True)
+        self.pid_file.write_text(str(self.proc.pid))
+        asyncio.create_task(self._pump(self.proc))
+
+    async def _pump(self, proc: asyncio.subprocess.Process) -> None:
+        assert proc.stdout is not None
+        async for raw in proc.stdout:
+            line = raw.decode("utf-8", "replace").rstrip()
+            print(f"{self.prefix} {line}", flush=True)
+
+    def supervise(self) -> None:
+        self._supervisor = asyncio.create_task(self._supervise())
+
+    async def _supervise(self) -> None:
+        backoff = 1.0
+        while not self._stopping:
+            assert self.proc is not None
+            started = time.monotonic()
+            code = await self.proc.wait()
+            if self._stopping:
+                return
+            if time.monotonic() - started > 30:
+                backoff = 1.0
+            print(f"{self.prefix} exited with {code}; restarting in {backoff:.0f}s", flush=True)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 10.0)
+            if self._stopping:
+                return
+            self.restarts += 1
+            await self.spawn()
+
+    async def stop(self, timeout: float = 20.0) -> None:
+        self._stopping = True
+        if self._supervisor:
+            self._supervisor.cancel()
+        proc = self.proc
+        if proc is None or proc.returncode is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            proc.terminate()
+        try:
+            await asyncio.wait_for(proc.wait(), timeout=timeout)
+        except TimeoutError:
+            print(f"{self.prefix} did not stop in {timeout:.0f}s; killing", flush=True)
+            proc.kill()
+            await proc.wait()
+        with contextlib.suppress(FileNotFoundError):
+            self.pid_file.unlink()
+
+
+class Platform:
+    def __init__(self, config: RunnerConfig) -> None:
+        self.config = config
+        self.data_dir = config.data_dir.resolve()
+        self.postgres: EmbeddedPostgres | None = None
+        self.broker: EmbeddedBroker | None = None
+        self.processes: list[ManagedProcess] = []
+        self._color = 0
+
+    def _prefix(self, name: str) -> str:
+        label = f"{name:>13} |"
+        if not self.config.color:
+            return label
+        color = COLORS[self._color % len(COLORS)]
+        self._color += 1
+        return f"{color}{label}{RESET}"
+
+    def say(self, message: str) -> None:
+        print(f"{'innopark':>13} | {message}", flush=True)
+
+    async def start(self) -> None:
+        cfg = self.config
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        for name in ["gateway", *SERVICES]:
+            if port_open(cfg.host, cfg.port_of(name)):
+                raise SystemExit(
+                    f"port {cfg.port_of(name)} ({name}) is taken: is Innopark already running? "
+                    "Set INNOPARK_PORT_BASE to use other ports."
+                )
+
+        admin_url = cfg.database_url
+        if admin_url is None:
+            self.postgres = EmbeddedPostgres(self.data_dir / "postgres", port=cfg.pg_port)
+            self.say(f"starting embedded PostgreSQL on {cfg.host}:{cfg.pg_port}")
+            await self.postgres.start()
+            admin_url = self.postgres.admin_url
+        bootstrap = cfg.kafka_bootstrap_servers
+        fresh_broker = bootstrap is None
+        if bootstrap is None:
+            self.broker = EmbeddedBroker(port=cfg.broker_port)
+            self.say(f"starting embedded Kafka-protocol broker (Tansu) on {cfg.host}:{cfg.broker_port}")
+            await self.broker.start()
+            bootstrap = self.broker.bootstrap_servers
+
+        databases = await provision(admin_url, [*SERVICES, "gateway"])
+        jwks_url = f"{cfg.url_of('gateway')}/.well-known/jwks.json"
+        common = {
+            **os.environ,
+            "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+            "KAFKA_ENABLE_IDEMPOTENCE": "false",
+            "JWKS_URL": jwks_url,
+            "LOG_LEVEL": cfg.log_level,
+            "HOST": cfg.host,
+            "PYTHONUNBUFFERED": "1",
+        }
+        common.pop("DATABASE_URL", None)
+
+        self.say("applying migrations")
+        await asyncio.gather(
+            *(self._migrate(name, {**common, "DATABASE_URL": databases[name].url})
+              for name in [*SERVICES, "gateway"])
+        )
+
+        for name in SERVICES:
+            env = {**common, "DATABASE_URL": databases[name].url, "PORT": str(cfg.port_of(name))}
+            # A new in-memory broker has lost every message: republish what the outboxes
+            # retain; consumers' inboxes make the repeats harmless.
+            first = {"OUTBOX_REPLAY_ON_START": "true"} if fresh_broker else {}
+            self.processes.append(self._process(name, env, "/readyz", first))
+        gateway_env = {
+            **common,
+            "DATABASE_URL": databases["gateway"].url,
+            "PORT": str(cfg.port_of("gateway")),
+            "JWT_PRIVATE_KEY_PATH": str(self.data_dir / "keys" / "jwt-es256.pem"),
+            "BOOTSTRAP_ADMIN_EMAIL": cfg.admin_email,
+            "BOOTSTRAP_ADMIN_PASSWORD": cfg.admin_password,
+            **{f"{name.upper()}_URL": cfg.url_of(name) for name in SERVICES},
+        }
+        self.processes.append(self._process("gateway", gateway_env, "/health"))
+
+        for process in self.processes:
+            await process.spawn()
+            process.supervise()
+        await self.wait_healthy()
+
+    def _process(self, name: str, env: dict[str, str], health: str, first_start_env=None) -> ManagedProcess:
+        return ManagedProcess(
+            name=name,
+            argv=[sys.executable, "-m", f"innopark_{name}", "serve"],
+            env=env,
+            prefix=self._prefix(name),
+            pid_file=self.data_dir / "run" / f"{name}.pid",
+            health_url=f"{self.config.url_of(name)}{health}",
+            first_start_env=first_start_env or {},
+        )
+
+    async def _migrate(self, name: str, env: dict[str, str]) -> None:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", f"innopark_{name}", "migrate",
+            env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        )
+        out, _ = await proc.communicate()
+        if proc.returncode != 0:
+            print(out.decode(errors="replace"), flush=True)
+            raise SystemExit(f"migrations of {name} failed")
+
+    async def wait_healthy(self, timeout: float = 120.0) -> None:
+        deadline = time.monotonic() + timeout
+        pending = {p.name: p.health_url for p in self.processes}
+        async with httpx.AsyncClient(timeout=2.0) as client:
+            while pending and time.monotonic() < deadline:
+                for name, url in list(pending.items()):
+                    try:
+                        if (await client.get(url)).status_code == 200:
+                            del pending[name]
+                    except httpx.HTTPError:
+                        pass
+                if pending:
+                    await asyncio.sleep(0.3)
+        if pending:
+            raise SystemExit(f"not healthy after {timeout:.0f}s: {', '.join(pending)}")
+
+    def banner(self) -> str:
+        cfg = self.config
+        lines = ["Innopark is up:"]
+        lines.append(f"  gateway        {cfg.url_of('gateway')}   (API docs: {cfg.url_of('gateway')}/docs)")
+        for name in SERVICES:
+            lines.append(f"  {name:<14} {cfg.url_of(name)}")
+        if self.postgres:
+            lines.append(f"  postgres       {self.postgres.admin_url}  (data in {self.postgres.data_dir})")
+        if self.broker:
+            lines.append(f"  broker         {self.broker.bootstrap_servers}  (Tansu, in memory)")
+        lines.append(f"  operator       {cfg.admin_email} / {cfg.admin_password}")
+        lines.append("Ctrl+C stops everything.")
+        return "\n".join(lines)
+
+    async def stop(self) -> None:
+        self.say("stopping: gateway, services, broker, database")
+        by_name = {p.name: p for p in self.processes}
+        if "gateway" in by_name:
+            await by_name["gateway"].stop()
+        await asyncio.gather(*(p.stop() for p in self.processes if p.name != "gateway"))
+        if self.broker:
+            await self.broker.stop()
+        if self.postgres:
+            await self.postgres.stop()
+        self.say("stopped")
+
+
+async def run(config: RunnerConfig) -> None:
+    platform = Platform(config)
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    started = asyncio.create_task(platform.start())
+    stop_wait = asyncio.create_task(stop.wait())
+    try:
+        done, _ = await asyncio.wait({started, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
+        if started in done:
+            started.result()  # raise start-up errors
+            print(platform.banner(), flush=True)
+            await stop_wait
+        else:
+            started.cancel()
+    finally:
+        await platform.stop()
