@@ -95,17 +95,24 @@ class Principal:
 
 
 class TokenVerifier:
-    """Verifies JWTs against a JWKS fetched over HTTP, cached and refreshed on unknown keys."""
+    """Verifies JWTs against a JWKS fetched over HTTP, cached and refreshed on unknown keys.
+
+    Given `jwks` (a JWKS document) instead of `jwks_url`, it verifies against that fixed
+    key set and never fetches: the gateway checks its own tokens without calling itself.
+    """
 
     def __init__(
         self,
         *,
-        jwks_url: str,
+        jwks_url: str = "",
         issuer: str,
         audience: str,
         refresh_interval: float = 300.0,
         min_refetch_interval: float = 5.0,
+        jwks: dict[str, Any] | None = None,
     ) -> None:
+        if not jwks_url and jwks is None:
+            raise ValueError("TokenVerifier needs jwks_url or jwks")
         self.jwks_url = jwks_url
         self.issuer = issuer
         self.audience = audience
@@ -114,8 +121,13 @@ class TokenVerifier:
         self._keys: dict[str, jwt.PyJWK] = {}
         self._fetched_at = 0.0
         self._lock = asyncio.Lock()
+        self._static = jwks is not None
+        if jwks is not None:
+            self._keys = {k.key_id: k for k in jwt.PyJWKSet.from_dict(jwks).keys if k.key_id}
 
     async def _refresh(self, *, force: bool) -> None:
+        if self._static:
+            return
         async with self._lock:
             age = time.monotonic() - self._fetched_at
             if self._keys and age < (self.min_refetch_interval if force else self.refresh_interval):

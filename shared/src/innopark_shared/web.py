@@ -17,6 +17,7 @@ from aiokafka import AIOKafkaClient
 from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
+from starlette.middleware import Middleware
 
 from .auth import TokenVerifier
 from .consumer import ConsumerRunner, Subscriptions
@@ -56,7 +57,17 @@ def create_service_app(
     subscriptions: Subscriptions | None = None,
     publishes: Sequence[str] = (),
     version: str = "0.1.0",
+    messaging: bool = True,
+    middleware: Sequence[Middleware] = (),
+    docs_url: str | None = "/docs",
 ) -> FastAPI:
+    """Build a service's app.
+
+    `messaging=False` is for a part that neither publishes nor consumes (the gateway): no
+    outbox relay, no consumer, and readiness does not depend on the broker.
+    `middleware` (outermost first) runs inside the request-id middleware, so it sees the
+    request id. `docs_url=None` lets a part serve its own docs page.
+    """
     configure_logging(settings.log_level)
 
     @asynccontextmanager
@@ -70,14 +81,16 @@ def create_service_app(
         app.state.token_verifier = TokenVerifier(
             jwks_url=settings.jwks_url, issuer=settings.jwt_issuer, audience=settings.jwt_audience
         )
-        app.state.broker_probe = BrokerProbe(settings.kafka_bootstrap_servers)
-        relay = OutboxRelay(
-            settings=settings, database=database, metadata=metadata, topics=list(publishes)
-        )
+        broker_probe = relay = consumer = None
+        if messaging:
+            broker_probe = BrokerProbe(settings.kafka_bootstrap_servers)
+            relay = OutboxRelay(
+                settings=settings, database=database, metadata=metadata, topics=list(publishes)
+            )
+            relay.start()
+        app.state.broker_probe = broker_probe
         app.state.relay = relay
-        relay.start()
-        consumer = None
-        if subscriptions:
+        if messaging and subscriptions:
             consumer = ConsumerRunner(
                 settings=settings, database=database, metadata=metadata, subscriptions=subscriptions
             )
@@ -93,8 +106,10 @@ def create_service_app(
             app.state.shutting_down = True
             if consumer is not None:
                 await consumer.stop()
-            await relay.stop()
-            await app.state.broker_probe.close()
+            if relay is not None:
+                await relay.stop()
+            if broker_probe is not None:
+                await broker_probe.close()
             await database.dispose()
             log.info("%s stopped", settings.service_name)
 
@@ -104,11 +119,13 @@ def create_service_app(
         version=version,
         lifespan=lifespan,
         openapi_url="/openapi.json",
-        docs_url="/docs",
+        docs_url=docs_url,
         redoc_url=None,
     )
     app.state.settings = settings
     install_problem_handlers(app)
+    for item in reversed(middleware):  # add_middleware wraps: the last added is outermost
+        app.add_middleware(item.cls, *item.args, **item.kwargs)
     app.add_middleware(CorrelationIdMiddleware, header_name="X-Request-ID")
     app.include_router(health_router())
     for router in routers:
@@ -136,14 +153,17 @@ def health_router() -> APIRouter:
         except Exception as exc:  # noqa: BLE001 - readiness reports, never raises
             ok = False
             checks["database"] = f"error: {type(exc).__name__}"
-        try:
-            await state.broker_probe.check()
-            checks["broker"] = "ok"
-        except Exception as exc:  # noqa: BLE001
-            ok = False
-            checks["broker"] = f"error: {type(exc).__name__}"
-        relay: OutboxRelay = state.relay
-        checks["outbox"] = {"published": relay.published, "last_error": relay.last_error}
+        probe: BrokerProbe | None = state.broker_probe
+        if probe is not None:
+            try:
+                await probe.check()
+                checks["broker"] = "ok"
+            except Exception as exc:  # noqa: BLE001
+                ok = False
+                checks["broker"] = f"error: {type(exc).__name__}"
+        relay: OutboxRelay | None = state.relay
+        if relay is not None:
+            checks["outbox"] = {"published": relay.published, "last_error": relay.last_error}
         consumer: ConsumerRunner | None = state.consumer
         if consumer is not None:
             checks["consumer"] = {
