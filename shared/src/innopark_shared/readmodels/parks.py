@@ -14,7 +14,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..contracts import ParkCreatedV1
+from ..contracts import ParkCreatedV1, ParkRemovedV1, ParkUpdatedV1
 
 TABLE = "known_parks"
 
@@ -44,9 +44,10 @@ def create_known_parks_table(op, schema: str) -> None:  # noqa: ANN001 - alembic
     op.create_table(TABLE, *_columns(), schema=schema)
 
 
-async def apply_park_created(
+async def apply_park_snapshot(
     session: AsyncSession, table: sa.Table, event: ParkCreatedV1, event_time: datetime | None
 ) -> None:
+    """Upsert from a park created/updated event (ParkUpdatedV1 extends ParkCreatedV1)."""
     values = {
         "park_id": event.park_id,
         "name": event.name,
@@ -54,9 +55,26 @@ async def apply_park_created(
         "country": event.country,
         "region": event.region,
         "specializations": list(event.specializations),
+        "removed": False,
         "source_time": event_time or event.created_at,
         "synced_at": sa.func.now(),
     }
+    await _upsert_if_newer(session, table, values)
+
+
+async def apply_park_removed(
+    session: AsyncSession, table: sa.Table, event: ParkRemovedV1, event_time: datetime | None
+) -> None:
+    stmt = (
+        sa.update(table)
+        .where(table.c.park_id == event.park_id)
+        .where(table.c.source_time <= (event_time or event.removed_at))
+        .values(removed=True, source_time=event_time or event.removed_at, synced_at=sa.func.now())
+    )
+    await session.execute(stmt)
+
+
+async def _upsert_if_newer(session: AsyncSession, table: sa.Table, values: dict) -> None:
     stmt = pg_insert(table).values(**values)
     await session.execute(
         stmt.on_conflict_do_update(
@@ -71,3 +89,17 @@ async def get_known_park(session: AsyncSession, table: sa.Table, park_id: uuid.U
     return (
         await session.execute(sa.select(table).where(table.c.park_id == park_id))
     ).first()
+
+
+def subscribe_known_parks(subscriptions, table: sa.Table) -> None:  # noqa: ANN001
+    """Register the handlers that keep `table` in step with the registry's park events."""
+    from ..consumer import HandlerContext
+
+    @subscriptions.on(ParkCreatedV1)
+    @subscriptions.on(ParkUpdatedV1)
+    async def on_park_changed(event: ParkCreatedV1, ctx: HandlerContext) -> None:
+        await apply_park_snapshot(ctx.session, table, event, ctx.envelope.time)
+
+    @subscriptions.on(ParkRemovedV1)
+    async def on_park_removed(event: ParkRemovedV1, ctx: HandlerContext) -> None:
+        await apply_park_removed(ctx.session, table, event, ctx.envelope.time)
