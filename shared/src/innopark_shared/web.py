@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -60,8 +60,13 @@ def create_service_app(
     messaging: bool = True,
     middleware: Sequence[Middleware] = (),
     docs_url: str | None = "/docs",
+    background: Sequence[Callable[[FastAPI], Awaitable[None]]] = (),
 ) -> FastAPI:
     """Build a service's app.
+
+    `background`: long-running coroutines `async def job(app)` (expiry sweeps, delivery
+    queues) started with the app and cancelled at shutdown; a job that crashes is logged
+    and restarted after a pause.
 
     `messaging=False` is for a part that neither publishes nor consumes (the gateway): no
     outbox relay, no consumer, and readiness does not depend on the broker.
@@ -96,6 +101,7 @@ def create_service_app(
             )
             consumer.start()
         app.state.consumer = consumer
+        jobs = [asyncio.create_task(_keep_running(job, app)) for job in background]
         app.state.shutting_down = False
         log.info("%s started on %s:%s", settings.service_name, settings.host, settings.port)
         try:
@@ -104,6 +110,9 @@ def create_service_app(
             # Readiness fails first so load balancers drain; then stop taking events,
             # flush the outbox, and close the pool.
             app.state.shutting_down = True
+            for task in jobs:
+                task.cancel()
+            await asyncio.gather(*jobs, return_exceptions=True)
             if consumer is not None:
                 await consumer.stop()
             if relay is not None:
@@ -131,6 +140,19 @@ def create_service_app(
     for router in routers:
         app.include_router(router)
     return app
+
+
+async def _keep_running(job: Callable[[FastAPI], Awaitable[None]], app: FastAPI) -> None:
+    name = getattr(job, "__name__", repr(job))
+    while True:
+        try:
+            await job(app)
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("background job %s crashed; restarting in 5s", name)
+            await asyncio.sleep(5)
 
 
 def health_router() -> APIRouter:

@@ -15,6 +15,9 @@ from sqlalchemy.engine import make_url
 log = logging.getLogger(__name__)
 
 
+EXTENSIONS = ["pg_trgm", "unaccent", "citext", "btree_gin"]
+
+
 @dataclass(frozen=True)
 class ServiceDatabase:
     service: str
@@ -56,6 +59,10 @@ async def provision(
     result: dict[str, ServiceDatabase] = {}
     try:
         await conn.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+        # Extensions need a superuser; services use them from `public` (search, fuzzy
+        # matching, case-insensitive text).
+        for extension in EXTENSIONS:
+            await conn.execute(f"CREATE EXTENSION IF NOT EXISTS {extension} SCHEMA public")
         for service in services:
             role = f"innopark_{service}"
             password = password_for(service)
@@ -70,7 +77,7 @@ async def provision(
             )
             await conn.execute(f"REVOKE ALL ON SCHEMA {_quote_ident(service)} FROM PUBLIC")
             await conn.execute(
-                f"ALTER ROLE {_quote_ident(role)} SET search_path = {_quote_ident(service)}"
+                f"ALTER ROLE {_quote_ident(role)} SET search_path = {_quote_ident(service)}, public"
             )
             url = target.set(
                 drivername="postgresql+asyncpg", username=role, password=password

@@ -27,6 +27,8 @@ def _columns() -> list[sa.Column]:
         sa.Column("country", sa.String(2), nullable=False),
         sa.Column("region", sa.String(200), nullable=False),
         sa.Column("specializations", ARRAY(sa.String(100)), nullable=False),
+        sa.Column("city", sa.String(200), nullable=True),
+        sa.Column("membership_status", sa.String(40), nullable=True),
         sa.Column("removed", sa.Boolean, nullable=False, server_default=sa.false()),
         # Time of the registry event the row reflects: later events win, older ones are
         # ignored, whatever order redeliveries arrive in.
@@ -55,6 +57,8 @@ async def apply_park_snapshot(
         "country": event.country,
         "region": event.region,
         "specializations": list(event.specializations),
+        "city": event.city,
+        "membership_status": event.membership_status,
         "removed": False,
         "source_time": event_time or event.created_at,
         "synced_at": sa.func.now(),
