@@ -1,0 +1,4 @@
+from innopark_gateway.models import metadata
+from innopark_shared.migrations import run_env
+
+run_env(metadata)
