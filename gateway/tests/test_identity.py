@@ -1,0 +1,131 @@
+"""Users, API clients and the token endpoint against a real database (few, end to end
+through the gateway's HTTP interface)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from pathlib import Path
+
+import httpx
+import innopark_gateway
+import pytest
+from innopark_gateway.main import create_app
+from innopark_shared.migrations import upgrade
+
+from .conftest import serve
+
+MIGRATIONS = Path(innopark_gateway.__file__).parent / "migrations"
+ADMIN_PASSWORD = "bootstrap-secret"
+
+
+@pytest.fixture(scope="session")
+async def migrated(database_url: str) -> str:
+    # Alembic's env runs its own event loop: keep it off this one.
+    await asyncio.to_thread(upgrade, MIGRATIONS, database_url)
+    return database_url
+
+
+@pytest.fixture
+async def client(migrated, make_settings):
+    admin = f"admin-{uuid.uuid4().hex[:8]}@Innopark.test"  # mixed case on purpose
+    settings = make_settings(
+        database_url=migrated,
+        bootstrap_admin_email=admin,
+        bootstrap_admin_password=ADMIN_PASSWORD,
+    )
+    async with serve(create_app(settings)) as url, httpx.AsyncClient(base_url=url) as http:
+        http.admin_email = admin
+        yield http
+
+
+async def token(http: httpx.AsyncClient, **form: str) -> str:
+    response = await http.post("/api/v1/auth/token", data=form)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["token_type"] == "bearer" and body["expires_in"] > 0
+    assert response.headers["cache-control"] == "no-store"
+    return body["access_token"]
+
+
+async def test_users_and_password_grant(client):
+    admin = await token(client, grant_type="password", username=client.admin_email.lower(),
+                        password=ADMIN_PASSWORD)
+    auth = {"Authorization": f"Bearer {admin}"}
+    me = (await client.get("/api/v1/users/me", headers=auth)).json()
+    assert me["role"] == "operator" and me["email"] == client.admin_email.lower()
+
+    wrong = await client.post("/api/v1/auth/token", data={
+        "grant_type": "password", "username": client.admin_email, "password": "nope-nope"})
+    assert wrong.status_code == 400 and wrong.json()["error"] == "invalid_grant"
+    assert wrong.headers["content-type"] == "application/problem+json"
+    unknown = await client.post("/api/v1/auth/token", data={"grant_type": "implicit"})
+    assert unknown.json()["error"] == "unsupported_grant_type"
+
+    park_id = str(uuid.uuid4())
+    email = f"PM-{uuid.uuid4().hex[:8]}@park.test"
+    new = {"email": email, "password": "park-pass-1", "role": "park_manager",
+           "park_id": park_id}
+    created = await client.post("/api/v1/users", json=new, headers=auth)
+    assert created.status_code == 201, created.text
+    user = created.json()
+    assert created.headers["location"] == f"/api/v1/users/{user['id']}"
+    assert "password" not in user and "password_hash" not in user
+    assert user["email"] == email.lower()
+
+    duplicate = await client.post("/api/v1/users", json={**new, "email": email.upper()},
+                                  headers=auth)
+    assert duplicate.status_code == 409
+    unbound = await client.post("/api/v1/users", headers=auth, json={
+        "email": f"r-{uuid.uuid4().hex[:8]}@park.test", "password": "long-enough",
+        "role": "resident"})
+    assert unbound.status_code == 422
+    assert [e["field"] for e in unbound.json()["errors"]] == ["resident_id"]
+
+    # The new user signs in; the token carries the binding; operator routes are closed.
+    pm = await token(client, grant_type="password", username=email, password="park-pass-1")
+    pm_auth = {"Authorization": f"Bearer {pm}"}
+    assert (await client.get("/api/v1/users/me", headers=pm_auth)).json()["park_id"] == park_id
+    assert (await client.get("/api/v1/users", headers=pm_auth)).status_code == 403
+    assert (await client.get(f"/api/v1/users/{user['id']}", headers=pm_auth)).status_code == 403
+    assert (await client.get("/api/v1/users")).status_code == 401
+    assert (await client.get(f"/api/v1/users/{user['id']}", headers=auth)).json() == user
+
+    # Keyset pages: every user exactly once, oldest first.
+    seen, cursor = [], None
+    while True:
+        params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+        page = (await client.get("/api/v1/users", params=params, headers=auth)).json()
+        seen += [item["id"] for item in page["items"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert len(seen) == len(set(seen)) and user["id"] in seen and me["id"] in seen
+    assert seen.index(me["id"]) < seen.index(user["id"])
+
+
+async def test_api_client_credentials(client):
+    admin = await token(client, grant_type="password", username=client.admin_email,
+                        password=ADMIN_PASSWORD)
+    auth = {"Authorization": f"Bearer {admin}"}
+    partner_id = str(uuid.uuid4())
+    created = await client.post("/api/v1/api-clients", headers=auth, json={
+        "name": "ACME integration", "role": "partner", "partner_id": partner_id})
+    assert created.status_code == 201, created.text
+    body = created.json()
+    secret, client_id = body["client_secret"], body["client_id"]
+    listed = (await client.get("/api/v1/api-clients", headers=auth, params={"limit": 200}))
+    assert all("client_secret" not in item for item in listed.json()["items"])
+
+    machine = await token(client, grant_type="client_credentials", client_id=client_id,
+                          client_secret=secret)
+    me = await client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {machine}"})
+    assert me.status_code == 404  # authenticated, but an API client is not a user
+    basic = await client.post("/api/v1/auth/token", data={"grant_type": "client_credentials"},
+                              auth=(client_id, secret))
+    assert basic.status_code == 200
+
+    await client.post(f"/api/v1/api-clients/{client_id}/revoke", headers=auth)
+    revoked = await client.post("/api/v1/auth/token", data={
+        "grant_type": "client_credentials", "client_id": client_id, "client_secret": secret})
+    assert revoked.status_code == 401 and revoked.json()["error"] == "invalid_client"
