@@ -198,6 +198,7 @@ class OutboxRelay:
             ).all()
             if not rows:
                 return 0
+            await self._check_topics({row.topic for row in rows})
             futures = []
             for row in rows:
                 envelope = Envelope(id=str(row.id), type=row.type, source=row.source, time=row.time)
@@ -218,6 +219,17 @@ class OutboxRelay:
             )
         self.published += len(rows)
         return len(rows)
+
+    async def _check_topics(self, topics: set[str]) -> None:
+        """Refresh metadata before each batch: a broker that restarted with empty memory
+        storage would otherwise take writes for partitions its topics no longer have."""
+        assert self.producer is not None
+        client = self.producer.client
+        await asyncio.wait_for(client.force_metadata_update(), timeout=10)
+        missing = [t for t in topics if not client.cluster.partitions_for_topic(t)]
+        if missing:
+            await ensure_topics(self.settings, missing)
+            await asyncio.wait_for(client.force_metadata_update(), timeout=10)
 
     async def _delete_expired(self) -> None:
         cutoff = datetime.now(UTC) - timedelta(hours=self.settings.outbox_retention_hours)

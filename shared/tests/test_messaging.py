@@ -1,0 +1,277 @@
+"""Outbox relay and consumer runner against a real PostgreSQL and a real broker."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+import sqlalchemy as sa
+from aiokafka import AIOKafkaConsumer
+from innopark_shared.consumer import ConsumerRunner, HandlerContext, Subscriptions, dead_letter_topic
+from innopark_shared.contracts import IntegrationEvent
+from innopark_shared.db import Database, outbox_notify_trigger_sql, service_metadata
+from innopark_shared.devrun.embedded import EmbeddedBroker, free_port
+from innopark_shared.kafka import Envelope, ensure_topics, make_producer
+from innopark_shared.outbox import OutboxRelay, add_event
+from innopark_shared.settings import ServiceSettings
+from innopark_shared.testing import wait_until
+
+TOPIC = "innopark.test.things"
+
+
+class ThingHappenedV1(IntegrationEvent):
+    event_type = "org.innopark.test.thing.happened.v1"
+    topic = TOPIC
+    key_field = "thing_id"
+
+    thing_id: uuid.UUID
+    name: str
+
+
+async def _service_db(infra, schema: str) -> tuple[Database, sa.MetaData, sa.Table]:
+    url = (await infra.create_database("msg")).replace("postgresql://", "postgresql+asyncpg://")
+    metadata = service_metadata(schema)
+    things = sa.Table(
+        "things", metadata,
+        sa.Column("id", sa.Uuid, primary_key=True), sa.Column("name", sa.String, nullable=False),
+    )
+    db = Database(url)
+    async with db.engine.begin() as conn:
+        await conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+        await conn.run_sync(metadata.create_all)
+        for statement in outbox_notify_trigger_sql(schema):
+            await conn.execute(sa.text(statement))
+    return db, metadata, things
+
+
+def _settings(db: Database, bootstrap: str, **kw) -> ServiceSettings:
+    return ServiceSettings(
+        service_name=kw.pop("service_name", f"svc-{uuid.uuid4().hex[:6]}"),
+        database_url=db.url,
+        kafka_bootstrap_servers=bootstrap,
+        **kw,
+    )
+
+
+async def _consume(bootstrap: str, topic: str, count: int, timeout: float = 15.0):
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, group_id=f"probe-{uuid.uuid4().hex}",
+        auto_offset_reset="earliest", enable_auto_commit=False,
+    )
+    await consumer.start()
+    records = []
+    try:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while len(records) < count and asyncio.get_running_loop().time() < deadline:
+            batch = await consumer.getmany(timeout_ms=300)
+            for rs in batch.values():
+                records.extend(rs)
+    finally:
+        await consumer.stop()
+    return records
+
+
+async def _write_event(db: Database, metadata: sa.MetaData, name: str) -> uuid.UUID:
+    async with db.transaction() as session:
+        return await add_event(
+            session, metadata, ThingHappenedV1(thing_id=uuid.uuid4(), name=name), source="/test"
+        )
+
+
+async def test_relay_is_woken_by_notify_not_by_its_poll(infra):
+    db, metadata, _ = await _service_db(infra, "relay_notify")
+    topic_name = f"{TOPIC}.notify.{uuid.uuid4().hex[:6]}"
+    # A one-off event class would pollute the catalogue; publish to a per-test topic instead.
+    settings = _settings(db, infra.bootstrap_servers, outbox_poll_interval_seconds=60)
+    relay = OutboxRelay(settings=settings, database=db, metadata=metadata, topics=[topic_name])
+    relay.start()
+    try:
+        assert await wait_until(lambda: _truthy(relay.producer), timeout=10)
+        await asyncio.sleep(0.5)  # let the relay reach its (60 s) sleep
+        async with db.transaction() as session:
+            await session.execute(
+                sa.insert(metadata.tables["relay_notify.outbox"]).values(
+                    id=uuid.uuid4(), topic=topic_name, key="k", type=ThingHappenedV1.event_type,
+                    source="/test", time=datetime.now(UTC), data={"thing_id": str(uuid.uuid4()), "name": "n"},
+                )
+            )
+        started = asyncio.get_running_loop().time()
+        assert await wait_until(lambda: _published(relay, 1), timeout=5)
+        assert asyncio.get_running_loop().time() - started < 3, "relay waited for its poll"
+        records = await _consume(infra.bootstrap_servers, topic_name, 1)
+        assert len(records) == 1
+        envelope = Envelope.from_headers(records[0].headers)
+        assert envelope.type == ThingHappenedV1.event_type and envelope.source == "/test"
+        assert records[0].key == b"k"
+    finally:
+        await relay.stop()
+        await db.dispose()
+
+
+async def _truthy(value) -> bool:
+    return bool(value)
+
+
+async def _published(relay: OutboxRelay, n: int) -> bool:
+    return relay.published >= n
+
+
+async def test_relay_survives_a_broker_outage_and_loses_nothing(infra):
+    db, metadata, _ = await _service_db(infra, "relay_outage")
+    port = free_port()
+    broker = EmbeddedBroker(port=port)
+    await broker.start()
+    settings = _settings(db, broker.bootstrap_servers, outbox_poll_interval_seconds=0.5)
+    relay = OutboxRelay(settings=settings, database=db, metadata=metadata, topics=[TOPIC])
+    relay.start()
+    try:
+        first = await _write_event(db, metadata, "before")
+        assert await wait_until(lambda: _published(relay, 1), timeout=10)
+
+        await broker.stop()
+        during = [await _write_event(db, metadata, f"during-{i}") for i in range(5)]
+        await asyncio.sleep(2)
+        assert await relay.pending() == 5  # committed, waiting, not dropped
+
+        broker = EmbeddedBroker(port=port)  # a fresh in-memory broker on the same address
+        await broker.start()
+        assert await wait_until(lambda: _pending_is(relay, 0), timeout=30)
+        records = await _consume(broker.bootstrap_servers, TOPIC, 5)
+        ids = {Envelope.from_headers(r.headers).id for r in records}
+        assert ids == {str(i) for i in during}
+        assert str(first) not in ids  # published before the outage, to the old broker
+    finally:
+        await relay.stop()
+        await broker.stop()
+        await db.dispose()
+
+
+async def _pending_is(relay: OutboxRelay, n: int) -> bool:
+    return await relay.pending() == n
+
+
+async def test_replay_on_start_republishes_retained_events(infra):
+    db, metadata, _ = await _service_db(infra, "relay_replay")
+    topic = TOPIC  # same topic, but a dedicated broker so counts are exact
+    broker = EmbeddedBroker(port=free_port())
+    await broker.start()
+    try:
+        ids = [await _write_event(db, metadata, f"r{i}") for i in range(3)]
+        settings = _settings(db, broker.bootstrap_servers)
+        relay = OutboxRelay(settings=settings, database=db, metadata=metadata, topics=[topic])
+        relay.start()
+        assert await wait_until(lambda: _pending_is(relay, 0), timeout=10)
+        await relay.stop()
+
+        replaying = OutboxRelay(
+            settings=settings.model_copy(update={"outbox_replay_on_start": True}),
+            database=db, metadata=metadata, topics=[topic],
+        )
+        replaying.start()
+        assert await wait_until(lambda: _published(replaying, 3), timeout=10)
+        await replaying.stop()
+        records = await _consume(broker.bootstrap_servers, topic, 6)
+        assert sorted(Envelope.from_headers(r.headers).id for r in records) == sorted(
+            [str(i) for i in ids] * 2
+        )
+    finally:
+        await broker.stop()
+        await db.dispose()
+
+
+async def test_consumer_dedups_retries_then_dead_letters_without_blocking(infra):
+    db, metadata, things = await _service_db(infra, "consumer_t")
+    settings = _settings(
+        db, infra.bootstrap_servers, consumer_max_retries=2, consumer_retry_backoff_seconds=0.01
+    )
+    attempts: dict[str, int] = {}
+    subscriptions = Subscriptions()
+
+    @subscriptions.on(ThingHappenedV1)
+    async def on_thing(event: ThingHappenedV1, ctx: HandlerContext) -> None:
+        attempts[event.name] = attempts.get(event.name, 0) + 1
+        if event.name == "boom":
+            raise RuntimeError("handler bug")
+        await ctx.session.execute(sa.insert(things).values(id=event.thing_id, name=event.name))
+
+    await ensure_topics(settings, [TOPIC])
+    producer = make_producer(settings)
+    await producer.start()
+    key = uuid.uuid4().hex.encode()  # one key: one partition, so order is the send order
+
+    async def send(name: str, *, event_id: str | None = None, value: bytes | None = None) -> str:
+        event_id = event_id or str(uuid.uuid4())
+        env = Envelope(id=event_id, type=ThingHappenedV1.event_type, source="/test", time=datetime.now(UTC))
+        body = value if value is not None else json.dumps(
+            {"thing_id": str(uuid.uuid4()), "name": name}).encode()
+        await producer.send_and_wait(TOPIC, body, key=key, headers=env.headers())
+        return event_id
+
+    runner = ConsumerRunner(settings=settings, database=db, metadata=metadata, subscriptions=subscriptions)
+    runner.start()
+    try:
+        dup = await send("first")
+        await send("first", event_id=dup)  # redelivery of the same event
+        await send("poison", value=b'{"name": 42}')
+        await send("boom")
+        await send("last")
+
+        async def names() -> list[str]:
+            async with db.transaction() as s:
+                return sorted((await s.execute(sa.select(things.c.name))).scalars())
+
+        async def done() -> bool:
+            return await names() == ["first", "last"]
+
+        assert await wait_until(done, timeout=20), await names()
+        assert runner.duplicates == 1
+        assert attempts["first"] == 1
+        assert attempts["boom"] == 3  # first try + 2 retries
+        assert runner.dead_lettered == 2
+
+        dlt = await _consume(infra.bootstrap_servers, dead_letter_topic(TOPIC, settings.service_name), 2)
+        errors = sorted(dict(r.headers)["x-dlt-error"].decode() for r in dlt)
+        assert errors[0].startswith("RuntimeError: handler bug")
+        assert errors[1].startswith("invalid payload")
+    finally:
+        await runner.stop()
+        await producer.stop()
+        await db.dispose()
+
+
+@pytest.mark.parametrize("bad", [b"", b"[]"])
+async def test_consumer_dead_letters_payloads_that_are_not_objects(infra, bad):
+    db, metadata, _ = await _service_db(infra, f"consumer_bad_{len(bad)}")
+    settings = _settings(db, infra.bootstrap_servers)
+    subscriptions = Subscriptions()
+
+    @subscriptions.on(ThingHappenedV1)
+    async def on_thing(event, ctx):  # pragma: no cover - never reached
+        raise AssertionError("must not be called")
+
+    runner = ConsumerRunner(settings=settings, database=db, metadata=metadata, subscriptions=subscriptions)
+    runner.start()
+    producer = make_producer(settings)
+    await producer.start()
+    try:
+        env = Envelope(id=str(uuid.uuid4()), type=ThingHappenedV1.event_type, source="/t", time=None)
+        await producer.send_and_wait(TOPIC, bad, key=b"x", headers=env.headers())
+
+        async def dead() -> bool:
+            return runner.dead_lettered >= 1
+
+        assert await wait_until(dead, timeout=20)
+        # Other tests' records share the topic: find this one in the dead-letter topic.
+        dlt = await _consume(
+            infra.bootstrap_servers, dead_letter_topic(TOPIC, settings.service_name), runner.dead_lettered
+        )
+        mine = [r for r in dlt if Envelope.from_headers(r.headers).id == env.id]
+        assert len(mine) == 1 and mine[0].value == bad
+        assert dict(mine[0].headers)["x-dlt-error"].startswith(b"invalid payload")
+    finally:
+        await runner.stop()
+        await producer.stop()
+        await db.dispose()
