@@ -1,9 +1,12 @@
-"""Gateway test fixtures: real servers on loopback ports, started inside the test loop."""
+"""Gateway test fixtures: real servers on loopback ports, started inside the test loop.
+
+`database_url` (a fresh database) comes from the shared test plugin
+(`innopark_shared.testing`, registered by the repository's root conftest.py).
+"""
 
 from __future__ import annotations
 
 import asyncio
-import os
 import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -16,15 +19,6 @@ from innopark_gateway.config import GatewaySettings
 
 # A database URL nothing listens on: proxy tests never touch the database.
 NO_DATABASE = "postgresql+asyncpg://nobody@127.0.0.1:1/none"
-
-
-# TEMPORARY: replaced by the session fixture of the top-level tests/conftest.py, which
-# hands out a fresh database. Until then, the local server (or TEST_DATABASE_URL).
-@pytest.fixture(scope="session")
-def database_url() -> str:
-    return os.environ.get(
-        "TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/gateway_dev"
-    )
 
 
 def free_port() -> int:
