@@ -9,6 +9,16 @@ class EventsSettings(ServiceSettings):
     service_name: str = "events"
     port: int = 8004
 
+    # Public base URL used in links handed to registrants (cancel link) and in .ics URLs.
+    public_base_url: str = "http://127.0.0.1:8000"
+    # Calendar feed: how many upcoming events at most.
+    ics_feed_limit: int = 500
+    # Invitation letters: a Unicode TTF font (Cyrillic names); when the file is missing the
+    # letter falls back to a core PDF font and non-Latin-1 characters are replaced.
+    letter_font_path: str = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+    letter_issuer: str = "Association of Technological Parks in High-tech Area"
+    letter_signatory: str = "Executive Director"
+
 
 @lru_cache
 def get_settings() -> EventsSettings:
