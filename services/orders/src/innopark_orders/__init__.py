@@ -1,1 +1,1 @@
-"""Orders service: partner corporations, transnational technology orders, matching, proposals, partner webhooks."""
+"""Orders service: partner corporations, technology orders, matching, proposals, webhooks."""

@@ -6,6 +6,7 @@ from innopark_shared.web import create_service_app
 from .api import router
 from .config import get_settings
 from .events import PUBLISHES, subscriptions
+from .jobs import BACKGROUND
 from .models import metadata
 
 
@@ -14,8 +15,15 @@ def create_app() -> FastAPI:
         settings=get_settings(),
         metadata=metadata,
         title="Innopark Orders",
-        description="Partner corporations, transnational technology orders, matching, proposals, partner webhooks.",
+        description=(
+            "Partner corporations, transnational technology orders, matching, proposals, "
+            "partner webhooks.\n\nCreates (`POST /orders`, `POST /orders/{id}/proposals`, "
+            "`POST /webhooks`) accept an `Idempotency-Key` header: a replay within 24 hours "
+            "returns the stored response (`Idempotent-Replayed: true`), the same key with "
+            "another body is a 422, a retry while the first is still running a 409."
+        ),
         routers=[router],
         subscriptions=subscriptions,
         publishes=PUBLISHES,
+        background=BACKGROUND,
     )
