@@ -239,6 +239,10 @@ class ConsumerRunner:
             error,
         )
 
+    def assigned_partitions(self) -> int:
+        consumer = self._consumer
+        return len(consumer.assignment()) if consumer is not None else 0
+
     async def offset_lag(self) -> int | None:
         consumer = self._consumer
         if consumer is None:

@@ -190,6 +190,7 @@ def health_router() -> APIRouter:
         if consumer is not None:
             checks["consumer"] = {
                 "connected": consumer.connected,
+                "assigned_partitions": consumer.assigned_partitions(),
                 "processed": consumer.processed,
                 "duplicates": consumer.duplicates,
                 "dead_lettered": consumer.dead_lettered,

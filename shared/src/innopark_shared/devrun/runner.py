@@ -258,10 +258,11 @@ class Platform:
             while pending and time.monotonic() < deadline:
                 for name, url in list(pending.items()):
                     try:
-                        if (await client.get(url)).status_code == 200:
-                            del pending[name]
+                        response = await client.get(url)
                     except httpx.HTTPError:
-                        pass
+                        continue
+                    if response.status_code == 200 and _consumer_assigned(response.json()):
+                        del pending[name]
                 if pending:
                     await asyncio.sleep(0.3)
         if pending:
@@ -292,6 +293,13 @@ class Platform:
         if self.postgres:
             await self.postgres.stop()
         self.say("stopped")
+
+
+def _consumer_assigned(body: dict) -> bool:
+    """A service with a consumer counts as up once its group has given it partitions, so
+    the first event after "Innopark is up" is not held back by the initial rebalance."""
+    consumer = body.get("checks", {}).get("consumer")
+    return consumer is None or consumer.get("assigned_partitions", 0) > 0
 
 
 async def run(config: RunnerConfig) -> None:
