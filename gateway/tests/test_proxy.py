@@ -78,6 +78,14 @@ class Upstream:
             await asyncio.wait_for(self.release.wait(), 5)
             await send({"type": "http.response.body", "body": b"second", "more_body": False})
             return
+        if path in ("/openapi.json", "/readyz"):
+            document = {"openapi": "3.1.0", "paths": {"/api/v1/parks": {}, "/livez": {}}}
+            if path == "/readyz":
+                document = {"status": "ok", "checks": {"database": "ok"}}
+            await send({"type": "http.response.start", "status": 200,
+                        "headers": [(b"content-type", b"application/json")]})
+            await send({"type": "http.response.body", "body": json.dumps(document).encode()})
+            return
         if path == "/api/v1/parks/slow":
             await asyncio.sleep(1.5)
         body = bytearray()
@@ -301,3 +309,30 @@ async def test_rate_limit(upstream, make_settings):
         assert limited.headers["ratelimit-remaining"] == "0"
         # Probes are never limited.
         assert (await client.get("/livez")).status_code == 200
+
+
+async def test_health_lists_every_upstream(gateway, upstream):
+    started = time.monotonic()
+    response = await gateway.get("/health")
+    assert time.monotonic() - started < 2.5
+    # orders is down, and these tests run without a gateway database.
+    assert response.status_code == 503
+    body = response.json()
+    assert body["health"] == "degraded"
+    assert set(body["upstreams"]) == {"registry", "orders", "accreditation", "events"}
+    assert body["upstreams"]["registry"]["status"] == "ok"
+    assert body["upstreams"]["registry"]["url"] == upstream.url
+    assert body["upstreams"]["orders"]["status"] == "down"
+
+
+async def test_docs_portal(gateway):
+    page = await gateway.get("/docs")
+    assert page.status_code == 200 and "/docs/specs/registry.json" in page.text
+    spec = await gateway.get("/docs/specs/registry.json")
+    # Only what the gateway routes to that service.
+    assert spec.status_code == 200 and list(spec.json()["paths"]) == ["/api/v1/parks"]
+    assert (await gateway.get("/docs/specs/orders.json")).status_code == 503
+    assert (await gateway.get("/docs/specs/nope.json")).status_code == 404
+    events = await gateway.get("/docs/asyncapi.json")
+    assert events.status_code == 200 and events.json()["asyncapi"].startswith("3.")
+    assert (await gateway.get("/openapi.json")).json()["paths"]["/api/v1/auth/token"]

@@ -1,16 +1,18 @@
 """What the gateway shows about the whole platform: `/health` over every upstream, and the
-`/docs` portal over every service's OpenAPI."""
+`/docs` portal over every service's OpenAPI and the AsyncAPI of the integration events."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import time
+from functools import cache
 from typing import Any
 
 import aiohttp
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
+from innopark_shared.asyncapi import build_asyncapi
 from innopark_shared.db import Database
 from innopark_shared.errors import NotFound, ServiceUnavailable, problem
 
@@ -88,6 +90,9 @@ PORTAL_HTML = """<!doctype html>
 <link rel="stylesheet" href="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui.css">
 </head>
 <body>
+<p style="font-family: sans-serif; margin: 8px 20px">
+Integration events (Kafka): <a href="/docs/events">AsyncAPI</a>
+(<a href="/docs/asyncapi.json">JSON</a>)</p>
 <div id="swagger-ui"></div>
 <script src="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui-bundle.js"></script>
 <script src="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui-standalone-preset.js">
@@ -140,3 +145,42 @@ async def service_spec(name: str, request: Request) -> Response:
         if any(path == p or path.startswith(p + "/") for p in prefixes)
     }
     return JSONResponse(spec, headers={"Cache-Control": "no-cache"})
+
+
+EVENTS_HTML = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>Innopark integration events</title>
+<link rel="stylesheet"
+ href="https://unpkg.com/@asyncapi/react-component@2/styles/default.min.css">
+</head>
+<body>
+<div id="asyncapi"></div>
+<script src="https://unpkg.com/@asyncapi/react-component@2/browser/standalone/index.js">
+</script>
+<script>
+AsyncApiStandalone.render(
+  {schema: {url: "/docs/asyncapi.json"}, config: {show: {sidebar: true}}},
+  document.getElementById("asyncapi"));
+</script>
+</body>
+</html>
+"""
+
+
+@cache
+def _asyncapi_document() -> bytes:
+    # Built from the event contracts in this process's shared library; they cannot
+    # change while it runs.
+    return json.dumps(build_asyncapi()).encode()
+
+
+@router.get("/docs/asyncapi.json", include_in_schema=False)
+async def asyncapi_document() -> Response:
+    return Response(_asyncapi_document(), media_type="application/json")
+
+
+@router.get("/docs/events", include_in_schema=False)
+async def events_portal() -> HTMLResponse:
+    return HTMLResponse(EVENTS_HTML)
