@@ -13,7 +13,7 @@ $(UV):
 	.tools/bin/pip install --quiet --disable-pip-version-check 'uv>=0.5,<1'
 
 $(VENV)/.synced: $(UV) uv.lock pyproject.toml shared/pyproject.toml gateway/pyproject.toml services/*/pyproject.toml
-	$(UV) sync --frozen
+	$(UV) sync --locked
 	touch $@
 
 dev-env: $(VENV)/.synced
@@ -29,3 +29,6 @@ lint: dev-env
 
 bench: dev-env
 	for b in benchmarks/*.py; do $(VENV)/bin/python $$b || exit 1; done
+
+compose-config:
+	docker-compose config -q
