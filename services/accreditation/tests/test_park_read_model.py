@@ -4,13 +4,18 @@ import uuid
 
 from innopark_shared.testing import wait_until
 
-PARK = {"name": "Technopolis Himgrad", "kind": "technopolis", "country": "RU",
-        "region": "Tatarstan", "specializations": ["chemistry", "polymers"]}
+PARK = {
+    "name": "Technopolis Himgrad",
+    "kind": "technopolis",
+    "country": "RU",
+    "region": "Tatarstan",
+    "specializations": ["chemistry", "polymers"],
+}
 
 
-async def test_park_created_in_registry_reaches_accreditation(start_service, token_issuer):
-    registry = await start_service("registry")
-    accreditation = await start_service("accreditation")
+async def test_park_created_in_registry_reaches_accreditation(
+    registry, accreditation, token_issuer
+):
     operator = token_issuer.headers("operator")
 
     async with registry.client() as reg, accreditation.client() as acc:
@@ -27,5 +32,11 @@ async def test_park_created_in_registry_reaches_accreditation(start_service, tok
 
         assert await wait_until(visible, timeout=5)
         body = (await acc.get(f"/api/v1/accreditation/parks/{park_id}")).json()
-        assert body == {"park_id": park_id, "park_name": PARK["name"],
-                        "status": "not_accredited", "certificate_number": None}
+        assert body == {
+            "park_id": park_id,
+            "park_name": PARK["name"],
+            "status": "not_accredited",
+            "certificate_number": None,
+            "level": None,
+            "valid_until": None,
+        }

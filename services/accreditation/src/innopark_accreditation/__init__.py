@@ -1,1 +1,2 @@
-"""Accreditation service: criteria catalogue, applications, expert assessments, decisions, certificates."""
+"""Accreditation service: criteria catalogue, applications, expert assessments, decisions,
+certificates."""

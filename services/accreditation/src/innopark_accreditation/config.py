@@ -3,11 +3,24 @@
 from functools import lru_cache
 
 from innopark_shared.settings import ServiceSettings
+from pydantic import Field
 
 
 class AccreditationSettings(ServiceSettings):
     service_name: str = "accreditation"
     port: int = 8003
+
+    # Ed25519 key that signs certificates (PKCS#8 PEM). Generated on first start when
+    # missing; replicas must share the file (a volume or a mounted secret).
+    certificate_signing_key_path: str = ".data/keys/certificates-ed25519.pem"
+    # Prefix of certificate numbers: ATP-2026-0001.
+    certificate_number_prefix: str = Field(default="ATP", pattern=r"^[A-Z]{2,8}$")
+    # Validity of a granted certificate unless the decision says otherwise.
+    certificate_validity_years: int = Field(default=3, ge=1, le=10)
+    # How often the expiry sweep looks for certificates past their valid-until date.
+    expiry_sweep_interval_seconds: float = Field(default=60.0, gt=0)
+    # The issuer named in every certificate's signed content.
+    certificate_issuer: str = "Association of Technological Parks in High-tech Area"
 
 
 @lru_cache

@@ -1,10 +1,19 @@
-"""Accreditation tables, in the `accreditation` schema."""
+"""Accreditation tables, in the `accreditation` schema.
+
+No ORM relationships: every read is an explicit query (async sessions cannot lazy-load).
+"""
 
 from __future__ import annotations
 
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
 from innopark_shared.db import service_metadata
 from innopark_shared.readmodels.parks import known_parks_table
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 SCHEMA = "accreditation"
 metadata = service_metadata(SCHEMA)
@@ -16,3 +25,174 @@ class Base(DeclarativeBase):
 
 # Parks as the registry's events describe them (local read model).
 known_parks = known_parks_table(metadata)
+
+# Certificate numbers come from one sequence: unique across replicas and years.
+certificate_number_seq = sa.Sequence("certificate_number_seq", schema=SCHEMA, metadata=metadata)
+
+_now = sa.func.now()
+
+
+class CatalogueVersion(Base):
+    """One version of the criteria catalogue. Published versions are immutable; the latest
+    published one is current, and an application scores against the version it opened under."""
+
+    __tablename__ = "catalogue_versions"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    number: Mapped[int] = mapped_column(sa.Integer, nullable=False, unique=True)
+    title: Mapped[str] = mapped_column(sa.String(300), nullable=False)
+    description: Mapped[str | None] = mapped_column(sa.Text)
+    status: Mapped[str] = mapped_column(
+        sa.String(20), nullable=False
+    )  # draft | published | retired
+    # Level thresholds on the 0..100 total, e.g. {"gold": 85, "silver": 70, "bronze": 55}.
+    levels: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    published_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=_now)
+    version: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=1)
+
+
+class Criterion(Base):
+    __tablename__ = "criteria"
+    __table_args__ = (sa.UniqueConstraint("catalogue_id", "code"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    catalogue_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True),
+        sa.ForeignKey(f"{SCHEMA}.catalogue_versions.id"),
+        nullable=False,
+        index=True,
+    )
+    heading: Mapped[str] = mapped_column(sa.String(300), nullable=False)
+    position: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    code: Mapped[str] = mapped_column(sa.String(80), nullable=False)
+    title: Mapped[str] = mapped_column(sa.String(300), nullable=False)
+    description: Mapped[str | None] = mapped_column(sa.Text)
+    weight: Mapped[float] = mapped_column(sa.Float, nullable=False)
+    scale_min: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    scale_max: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    mandatory: Mapped[bool] = mapped_column(sa.Boolean, nullable=False)
+    # A mandatory criterion is met when its mean expert score reaches this.
+    pass_score: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+
+
+class Application(Base):
+    __tablename__ = "applications"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    park_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False, index=True)
+    catalogue_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), sa.ForeignKey(f"{SCHEMA}.catalogue_versions.id"), nullable=False
+    )
+    status: Mapped[str] = mapped_column(sa.String(20), nullable=False)
+    summary: Mapped[str | None] = mapped_column(sa.Text)
+    # [{"criterion_id", "score", "comment", "evidence": [{"title", "url"}]}]
+    self_assessment: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSONB, nullable=False, default=list
+    )
+    created_by: Mapped[str] = mapped_column(sa.String(200), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=_now)
+    updated_at: Mapped[datetime] = mapped_column(
+        sa.DateTime(timezone=True), server_default=_now, onupdate=_now
+    )
+    submitted_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    review_started_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    decided_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    decided_by: Mapped[str | None] = mapped_column(sa.String(200))
+    outcome: Mapped[str | None] = mapped_column(sa.String(20))  # granted | conditional | refused
+    level: Mapped[str | None] = mapped_column(sa.String(40))
+    reasons: Mapped[str | None] = mapped_column(sa.Text)
+    conditions: Mapped[str | None] = mapped_column(sa.Text)
+    # The assessment as computed when the decision was taken (kept for the record).
+    decided_total: Mapped[float | None] = mapped_column(sa.Float)
+    certificate_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    version: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=1)
+
+
+class ExpertAssignment(Base):
+    __tablename__ = "expert_assignments"
+
+    application_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), sa.ForeignKey(f"{SCHEMA}.applications.id"), primary_key=True
+    )
+    expert_id: Mapped[str] = mapped_column(sa.String(200), primary_key=True, index=True)
+    assigned_by: Mapped[str] = mapped_column(sa.String(200), nullable=False)
+    assigned_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=_now)
+
+
+class Score(Base):
+    __tablename__ = "scores"
+
+    application_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), sa.ForeignKey(f"{SCHEMA}.applications.id"), primary_key=True
+    )
+    expert_id: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
+    criterion_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), sa.ForeignKey(f"{SCHEMA}.criteria.id"), primary_key=True
+    )
+    score: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    comment: Mapped[str | None] = mapped_column(sa.Text)
+    scored_at: Mapped[datetime] = mapped_column(
+        sa.DateTime(timezone=True), server_default=_now, onupdate=_now
+    )
+
+
+class Certificate(Base):
+    __tablename__ = "certificates"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    number: Mapped[str] = mapped_column(sa.String(40), nullable=False, unique=True)
+    park_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False, index=True)
+    park_name: Mapped[str] = mapped_column(sa.String(300), nullable=False)
+    level: Mapped[str | None] = mapped_column(sa.String(40))
+    issued_on: Mapped[date] = mapped_column(sa.Date, nullable=False)
+    valid_until: Mapped[date] = mapped_column(sa.Date, nullable=False)
+    status: Mapped[str] = mapped_column(sa.String(20), nullable=False, index=True)
+    status_reason: Mapped[str | None] = mapped_column(sa.Text)
+    status_changed_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), nullable=False)
+    application_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), sa.ForeignKey(f"{SCHEMA}.applications.id"), nullable=False
+    )
+    previous_certificate_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    previous_number: Mapped[str | None] = mapped_column(sa.String(40))
+    issuer: Mapped[str] = mapped_column(sa.String(300), nullable=False)
+    # Ed25519 signature (base64url) over the canonical signed content, and the key's id.
+    signature: Mapped[str] = mapped_column(sa.String(200), nullable=False)
+    key_id: Mapped[str] = mapped_column(sa.String(100), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=_now)
+    version: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=1)
+
+
+class StatusChange(Base):
+    """Every certificate status change: who, when, why."""
+
+    __tablename__ = "certificate_status_changes"
+
+    id: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), primary_key=True)
+    certificate_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), sa.ForeignKey(f"{SCHEMA}.certificates.id"), nullable=False, index=True
+    )
+    from_status: Mapped[str | None] = mapped_column(sa.String(20))
+    to_status: Mapped[str] = mapped_column(sa.String(20), nullable=False)
+    reason: Mapped[str | None] = mapped_column(sa.Text)
+    actor: Mapped[str] = mapped_column(sa.String(200), nullable=False)  # a subject or "system"
+    at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=_now)
+
+
+class MonitoringReport(Base):
+    """The annual monitoring report a park files while its certificate is active."""
+
+    __tablename__ = "monitoring_reports"
+    __table_args__ = (sa.UniqueConstraint("certificate_id", "year"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    certificate_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), sa.ForeignKey(f"{SCHEMA}.certificates.id"), nullable=False, index=True
+    )
+    year: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    residents: Mapped[int | None] = mapped_column(sa.Integer)
+    occupancy_percent: Mapped[float | None] = mapped_column(sa.Float)
+    programmes: Mapped[int | None] = mapped_column(sa.Integer)
+    summary: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    submitted_by: Mapped[str] = mapped_column(sa.String(200), nullable=False)
+    submitted_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=_now)

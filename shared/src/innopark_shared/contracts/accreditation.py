@@ -47,3 +47,10 @@ class CertificateRevokedV1(_CertificateState):
 
 class CertificateExpiredV1(_CertificateState):
     event_type = "org.innopark.accreditation.certificate.expired.v1"
+
+
+class CertificateReinstatedV1(_CertificateState):
+    """A suspended certificate is active again (added after the first five; consumers that
+    do not know it skip it, so subscribe to keep a park's accreditation current)."""
+
+    event_type = "org.innopark.accreditation.certificate.reinstated.v1"
