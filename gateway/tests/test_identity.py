@@ -49,6 +49,9 @@ async def token(http: httpx.AsyncClient, **form: str) -> str:
 
 
 async def test_users_and_password_grant(client):
+    # Readiness is the gateway's database only: it runs no relay and needs no broker.
+    ready = await client.get("/readyz")
+    assert ready.status_code == 200 and ready.json()["checks"] == {"database": "ok"}
     admin = await token(client, grant_type="password", username=client.admin_email.lower(),
                         password=ADMIN_PASSWORD)
     auth = {"Authorization": f"Bearer {admin}"}

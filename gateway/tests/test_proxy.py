@@ -86,6 +86,11 @@ class Upstream:
                         "headers": [(b"content-type", b"application/json")]})
             await send({"type": "http.response.body", "body": json.dumps(document).encode()})
             return
+        if path == "/api/v1/parks/redirect":
+            await send({"type": "http.response.start", "status": 307, "headers": [
+                (b"location", f"{self.url}/api/v1/parks/".encode()), (b"content-length", b"0")]})
+            await send({"type": "http.response.body", "body": b""})
+            return
         if path == "/api/v1/parks/slow":
             await asyncio.sleep(1.5)
         body = bytearray()
@@ -336,3 +341,37 @@ async def test_docs_portal(gateway):
     events = await gateway.get("/docs/asyncapi.json")
     assert events.status_code == 200 and events.json()["asyncapi"].startswith("3.")
     assert (await gateway.get("/openapi.json")).json()["paths"]["/api/v1/auth/token"]
+
+
+async def test_redirects_are_passed_on_not_followed_and_point_at_the_gateway(gateway):
+    response = await gateway.get("/api/v1/parks/redirect")
+    assert response.status_code == 307
+    assert response.headers["location"] == f"{gateway.base_url}".rstrip("/") + "/api/v1/parks/"
+
+
+async def test_rate_limit_keys_on_verified_subject(upstream, make_settings, tmp_path):
+    from innopark_gateway.keys import SigningKey, TokenIssuer
+
+    settings = make_settings(registry_url=upstream.url, rate_limit_per_minute=60,
+                             rate_limit_burst=2)
+    app = create_app(settings)  # creates the key file
+    ours = SigningKey.load_or_create(settings.jwt_private_key_path)
+    theirs = SigningKey.load_or_create(tmp_path / "forger.pem")
+
+    def bearer(key: SigningKey, subject: str) -> dict[str, str]:
+        issuer = TokenIssuer(key=key, issuer=settings.jwt_issuer,
+                             audience=settings.jwt_audience, ttl_seconds=60)
+        token, _ = issuer.issue(subject=subject, role="operator", extra={})
+        return {"Authorization": f"Bearer {token}"}
+
+    async with serve(app) as url, httpx.AsyncClient(base_url=url) as client:
+        alice, bob = bearer(ours, "alice"), bearer(ours, "bob")
+        statuses = [(await client.get("/api/v1/parks", headers=alice)).status_code
+                    for _ in range(3)]
+        assert statuses == [201, 201, 429]
+        assert (await client.get("/api/v1/parks", headers=bob)).status_code == 201
+        # Tokens this gateway did not sign count against the caller's IP, whatever
+        # subject they claim: a fresh subject per request buys nothing.
+        forged = [(await client.get("/api/v1/parks", headers=bearer(theirs, f"x{i}")))
+                  .status_code for i in range(3)]
+        assert forged == [201, 201, 429]

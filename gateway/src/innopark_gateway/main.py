@@ -66,7 +66,10 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             per_minute=settings.rate_limit_per_minute, burst=settings.rate_limit_burst
         )
         subjects = SubjectCache(
-            public_key=key.public_key, issuer=settings.jwt_issuer, audience=settings.jwt_audience
+            public_key=key.public_key,
+            kid=key.kid,
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
         )
         middleware.append(Middleware(RateLimitMiddleware, buckets=buckets, subjects=subjects))
     middleware.append(Middleware(ProxyMiddleware, upstreams=upstreams))

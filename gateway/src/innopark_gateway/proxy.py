@@ -336,6 +336,8 @@ class ProxyMiddleware:
             name = name.lower()
             if name in RESPONSE_DROP or name.startswith((b"proxy-", b"access-control-")):
                 continue
+            if name == b"location":
+                value = self._public_location(owner, value, scope)
             headers.append((name, value))
         headers.append((b"server-timing", f"upstream;desc={owner};dur={elapsed_ms:.1f}".encode()))
         length = response.content_length
@@ -369,6 +371,18 @@ class ProxyMiddleware:
             if watcher is not None:
                 watcher.cancel()
         await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    def _public_location(self, owner: str, location: bytes, scope: Scope) -> bytes:
+        """An absolute redirect to the upstream's own address (a trailing-slash redirect,
+        say) is rewritten to the gateway's, as nginx's `proxy_redirect default` does:
+        clients must never be sent to an internal host."""
+        base = self.upstreams.urls[owner].encode("latin-1")
+        if not location.startswith(base):
+            return location
+        host = next((v for n, v in scope["headers"] if n == b"host"), None)
+        if host is None:
+            return location[len(base):] or b"/"
+        return scope.get("scheme", "http").encode() + b"://" + host + location[len(base):]
 
     def _unavailable(self, owner: str, path: str, why: str):
         return problem(

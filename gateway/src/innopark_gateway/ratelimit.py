@@ -50,8 +50,11 @@ class SubjectCache:
     """Token → subject for tokens this gateway signed; verified once, remembered until
     they expire (bounded)."""
 
-    def __init__(self, *, public_key, issuer: str, audience: str, size: int = 10_000) -> None:
+    def __init__(
+        self, *, public_key, kid: str, issuer: str, audience: str, size: int = 10_000
+    ) -> None:
         self.public_key = public_key
+        self.kid = kid
         self.issuer = issuer
         self.audience = audience
         self.size = size
@@ -63,6 +66,9 @@ class SubjectCache:
         if hit is not None and hit[1] > now:
             return hit[0]
         try:
+            # A token signed by another key is not ours to trust: skip the signature check.
+            if jwt.get_unverified_header(token).get("kid") != self.kid:
+                raise jwt.InvalidTokenError("foreign key")
             claims = jwt.decode(
                 token, self.public_key, algorithms=[ALGORITHM],
                 audience=self.audience, issuer=self.issuer,
