@@ -14,7 +14,10 @@ def create_app() -> FastAPI:
         settings=get_settings(),
         metadata=metadata,
         title="Innopark Registry",
-        description="Parks and other infrastructure objects, residents, clusters, agreements, KPI reports.",
+        description=(
+            "Parks and other infrastructure objects, residents, clusters, cooperation "
+            "agreements, KPI reports and association-wide statistics."
+        ),
         routers=[router],
         subscriptions=subscriptions,
         publishes=PUBLISHES,

@@ -1,13 +1,16 @@
-"""Registry tables, in the `registry` schema."""
+"""Registry tables, in the `registry` schema (the migrations are the source of truth for
+indexes, the search vectors and the change-feed trigger)."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
 
 import sqlalchemy as sa
 from innopark_shared.db import service_metadata
-from sqlalchemy.dialects.postgresql import ARRAY, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 SCHEMA = "registry"
@@ -18,21 +21,165 @@ class Base(DeclarativeBase):
     metadata = metadata
 
 
+def _timestamps() -> tuple[Any, Any]:
+    return (
+        mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now()),
+        mapped_column(
+            sa.DateTime(timezone=True), server_default=sa.func.now(), onupdate=sa.func.now()
+        ),
+    )
+
+
 class Park(Base):
     __tablename__ = "parks"
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
     name: Mapped[str] = mapped_column(sa.String(300))
+    name_en: Mapped[str | None] = mapped_column(sa.String(300))
+    legal_name: Mapped[str | None] = mapped_column(sa.String(500))
     kind: Mapped[str] = mapped_column(sa.String(40))
+    parent_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), sa.ForeignKey("parks.id")
+    )
     country: Mapped[str] = mapped_column(sa.String(2))
     region: Mapped[str] = mapped_column(sa.String(200))
+    city: Mapped[str | None] = mapped_column(sa.String(200))
+    address: Mapped[str | None] = mapped_column(sa.String(500))
+    latitude: Mapped[float | None] = mapped_column(sa.Float)
+    longitude: Mapped[float | None] = mapped_column(sa.Float)
+    founded_year: Mapped[int | None] = mapped_column(sa.Integer)
+    ownership: Mapped[str | None] = mapped_column(sa.String(20))
     specializations: Mapped[list[str]] = mapped_column(ARRAY(sa.String(100)), default=list)
-    version: Mapped[int] = mapped_column(sa.Integer, default=1)
-    created_at: Mapped[datetime] = mapped_column(
-        sa.DateTime(timezone=True), server_default=sa.func.now()
+    total_area: Mapped[float | None] = mapped_column(sa.Float)
+    occupied_area: Mapped[float | None] = mapped_column(sa.Float)
+    website: Mapped[str | None] = mapped_column(sa.String(500))
+    email: Mapped[str | None] = mapped_column(sa.String(320))
+    phone: Mapped[str | None] = mapped_column(sa.String(50))
+    description: Mapped[str | None] = mapped_column(sa.Text)
+    membership_status: Mapped[str] = mapped_column(sa.String(20), default="none")
+    member_since: Mapped[date | None] = mapped_column(sa.Date)
+
+    accreditation_certificate_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    accreditation_status: Mapped[str | None] = mapped_column(sa.String(20))
+    accreditation_certificate_number: Mapped[str | None] = mapped_column(sa.String(100))
+    accreditation_level: Mapped[str | None] = mapped_column(sa.String(50))
+    accreditation_issued_on: Mapped[date | None] = mapped_column(sa.Date)
+    accreditation_valid_until: Mapped[date | None] = mapped_column(sa.Date)
+    accreditation_changed_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+
+    removed_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    # Set by the database trigger on every insert and update (the change feed's order).
+    change_seq: Mapped[int] = mapped_column(
+        sa.BigInteger, server_default=sa.FetchedValue(), server_onupdate=sa.FetchedValue()
     )
-    updated_at: Mapped[datetime] = mapped_column(
-        sa.DateTime(timezone=True), server_default=sa.func.now(), onupdate=sa.func.now()
+    search_names: Mapped[str] = mapped_column(sa.Text, default="")
+    search_body: Mapped[str] = mapped_column(sa.Text, default="")
+    search_vector: Mapped[Any] = mapped_column(
+        TSVECTOR, sa.Computed("search_vector", persisted=True), deferred=True
     )
 
-    __mapper_args__ = {"version_id_col": version}
+    version: Mapped[int] = mapped_column(sa.Integer, default=1)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    created_at, updated_at = _timestamps()
+
+    __mapper_args__ = {"version_id_col": version, "eager_defaults": True}
+
+
+class Resident(Base):
+    __tablename__ = "residents"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    park_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), sa.ForeignKey("parks.id"))
+    name: Mapped[str] = mapped_column(sa.String(300))
+    name_en: Mapped[str | None] = mapped_column(sa.String(300))
+    legal_country: Mapped[str | None] = mapped_column(sa.String(2))
+    registration_number: Mapped[str | None] = mapped_column(sa.String(50))
+    legal_id: Mapped[str | None] = mapped_column(sa.String(60), unique=True)
+    stage: Mapped[str | None] = mapped_column(sa.String(20))
+    technologies: Mapped[list[str]] = mapped_column(ARRAY(sa.String(100)), default=list)
+    sectors: Mapped[list[str]] = mapped_column(ARRAY(sa.String(100)), default=list)
+    employees: Mapped[int | None] = mapped_column(sa.Integer)
+    products_count: Mapped[int | None] = mapped_column(sa.Integer)
+    patents_count: Mapped[int | None] = mapped_column(sa.Integer)
+    know_how_count: Mapped[int | None] = mapped_column(sa.Integer)
+    description: Mapped[str | None] = mapped_column(sa.Text)
+    website: Mapped[str | None] = mapped_column(sa.String(500))
+    contact_email: Mapped[str | None] = mapped_column(sa.String(320))
+    admitted_on: Mapped[date] = mapped_column(sa.Date)
+    left_on: Mapped[date | None] = mapped_column(sa.Date)
+    status: Mapped[str] = mapped_column(sa.String(20), default="active")
+    search_names: Mapped[str] = mapped_column(sa.Text, default="")
+    search_body: Mapped[str] = mapped_column(sa.Text, default="")
+    search_vector: Mapped[Any] = mapped_column(
+        TSVECTOR, sa.Computed("search_vector", persisted=True), deferred=True
+    )
+    version: Mapped[int] = mapped_column(sa.Integer, default=1)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    created_at, updated_at = _timestamps()
+
+    __mapper_args__ = {"version_id_col": version, "eager_defaults": True}
+
+
+class Cluster(Base):
+    __tablename__ = "clusters"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(sa.String(500))
+    name_en: Mapped[str | None] = mapped_column(sa.String(500))
+    country: Mapped[str] = mapped_column(sa.String(2))
+    region: Mapped[str] = mapped_column(sa.String(200))
+    description: Mapped[str | None] = mapped_column(sa.Text)
+    coordinator_park_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), sa.ForeignKey("parks.id")
+    )
+    specializations: Mapped[list[str]] = mapped_column(ARRAY(sa.String(100)), default=list)
+    members: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    version: Mapped[int] = mapped_column(sa.Integer, default=1)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    created_at, updated_at = _timestamps()
+
+    __mapper_args__ = {"version_id_col": version, "eager_defaults": True}
+
+
+class Agreement(Base):
+    __tablename__ = "agreements"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    title: Mapped[str] = mapped_column(sa.String(500))
+    parties: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    # The parties that are parks, for "agreements of this park" (GIN-indexed).
+    park_ids: Mapped[list[uuid.UUID]] = mapped_column(ARRAY(UUID(as_uuid=True)), default=list)
+    signed_on: Mapped[date | None] = mapped_column(sa.Date)
+    signed_at: Mapped[str | None] = mapped_column(sa.String(300))
+    scope: Mapped[str | None] = mapped_column(sa.Text)
+    version: Mapped[int] = mapped_column(sa.Integer, default=1)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    created_at, updated_at = _timestamps()
+
+    __mapper_args__ = {"version_id_col": version, "eager_defaults": True}
+
+
+class KpiReport(Base):
+    __tablename__ = "kpi_reports"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    park_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), sa.ForeignKey("parks.id"))
+    year: Mapped[int] = mapped_column(sa.Integer)
+    quarter: Mapped[int | None] = mapped_column(sa.Integer)
+    residents: Mapped[int] = mapped_column(sa.Integer)
+    jobs: Mapped[int] = mapped_column(sa.Integer)
+    resident_revenue: Mapped[Decimal] = mapped_column(sa.Numeric(20, 2))
+    taxes_paid: Mapped[Decimal] = mapped_column(sa.Numeric(20, 2))
+    investments_attracted: Mapped[Decimal] = mapped_column(sa.Numeric(20, 2))
+    area_occupied: Mapped[Decimal] = mapped_column(sa.Numeric(14, 2))
+    currency: Mapped[str] = mapped_column(sa.String(3), default="RUB")
+    version: Mapped[int] = mapped_column(sa.Integer, default=1)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    created_at, updated_at = _timestamps()
+
+    __mapper_args__ = {"version_id_col": version, "eager_defaults": True}

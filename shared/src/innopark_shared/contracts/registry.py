@@ -7,6 +7,8 @@ from __future__ import annotations
 from datetime import date, datetime
 from uuid import UUID
 
+from pydantic import BaseModel, ConfigDict
+
 from .base import IntegrationEvent
 
 PARKS_TOPIC = "innopark.registry.parks"
@@ -80,3 +82,88 @@ class ResidentLeftV1(IntegrationEvent):
     resident_id: UUID
     park_id: UUID
     left_on: date
+
+
+# -- clusters, cooperation agreements, KPI reports (full state in every event) ----------
+
+CLUSTERS_TOPIC = "innopark.registry.clusters"
+AGREEMENTS_TOPIC = "innopark.registry.agreements"
+KPI_REPORTS_TOPIC = "innopark.registry.kpi-reports"
+
+
+class ClusterMemberV1(BaseModel):
+    """A member organisation of a cluster (a park, a resident, or an outside body)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    name: str
+    park_id: UUID | None = None
+    resident_id: UUID | None = None
+
+
+class ClusterCreatedV1(IntegrationEvent):
+    event_type = "org.innopark.registry.cluster.created.v1"
+    topic = CLUSTERS_TOPIC
+    key_field = "cluster_id"
+
+    cluster_id: UUID
+    name: str
+    name_en: str | None = None
+    country: str
+    region: str
+    description: str | None = None
+    coordinator_park_id: UUID | None = None
+    specializations: list[str] = []
+    members: list[ClusterMemberV1] = []
+    occurred_at: datetime
+
+
+class ClusterUpdatedV1(ClusterCreatedV1):
+    event_type = "org.innopark.registry.cluster.updated.v1"
+
+
+class AgreementPartyV1(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    name: str
+    country: str | None = None
+    park_id: UUID | None = None
+
+
+class AgreementRecordedV1(IntegrationEvent):
+    event_type = "org.innopark.registry.agreement.recorded.v1"
+    topic = AGREEMENTS_TOPIC
+    key_field = "agreement_id"
+
+    agreement_id: UUID
+    title: str
+    parties: list[AgreementPartyV1] = []
+    signed_on: date | None = None
+    signed_at: str | None = None  # where it was signed (a forum, a city)
+    scope: str | None = None
+    occurred_at: datetime
+
+
+class AgreementUpdatedV1(AgreementRecordedV1):
+    event_type = "org.innopark.registry.agreement.updated.v1"
+
+
+class KpiReportFiledV1(IntegrationEvent):
+    """A park's periodic KPI report (a refiling of the same period replaces the figures)."""
+
+    event_type = "org.innopark.registry.kpi_report.filed.v1"
+    topic = KPI_REPORTS_TOPIC
+    key_field = "park_id"
+
+    report_id: UUID
+    park_id: UUID
+    year: int
+    quarter: int | None = None  # None: an annual report
+    residents: int
+    jobs: int
+    resident_revenue: float
+    taxes_paid: float
+    investments_attracted: float
+    area_occupied: float
+    currency: str = "RUB"
+    occurred_at: datetime

@@ -1,5 +1,4 @@
-from innopark_shared.migrations import run_env
-
 from innopark_registry.models import metadata
+from innopark_shared.migrations import run_env
 
 run_env(metadata)

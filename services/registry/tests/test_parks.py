@@ -1,0 +1,319 @@
+"""Parks through the HTTP API: create, read, update with If-Match, validation, access,
+search in Russian and English, pagination under inserts, exports and the change feed."""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+
+import asyncpg
+
+from .conftest import park_body, unique
+
+
+async def test_create_read_update_with_if_match(api, token_issuer):
+    op = token_issuer.headers("operator")
+    created = await api.post(
+        "/api/v1/parks",
+        json=park_body(
+            name="Технопарк Тест",
+            name_en="Test Technopark",
+            city="Kazan",
+            latitude=55.79,
+            longitude=49.12,
+            total_area=1000,
+            occupied_area=600,
+            ownership="public_private",
+            founded_year=2006,
+        ),
+        headers=op,
+    )
+    assert created.status_code == 201, created.text
+    park = created.json()
+    assert created.headers["location"] == f"/api/v1/parks/{park['id']}"
+    assert park["accreditation"]["status"] == "not_accredited"
+    etag = created.headers["etag"]
+
+    read = await api.get(f"/api/v1/parks/{park['id']}")
+    assert read.status_code == 200 and read.headers["etag"] == etag
+    assert read.json()["name_en"] == "Test Technopark"
+
+    changed = await api.patch(
+        f"/api/v1/parks/{park['id']}", json={"city": "Innopolis"}, headers={**op, "If-Match": etag}
+    )
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["city"] == "Innopolis"
+    assert changed.headers["etag"] != etag
+
+    stale = await api.patch(
+        f"/api/v1/parks/{park['id']}", json={"city": "Kazan"}, headers={**op, "If-Match": etag}
+    )
+    assert stale.status_code == 412
+    assert stale.headers["content-type"] == "application/problem+json"
+    assert (await api.get(f"/api/v1/parks/{park['id']}")).json()["city"] == "Innopolis"
+
+    missing = await api.get(f"/api/v1/parks/{uuid.uuid4()}")
+    assert missing.status_code == 404
+    assert missing.headers["content-type"] == "application/problem+json"
+
+
+async def test_bad_input_is_a_422_naming_the_field(api, token_issuer):
+    op = token_issuer.headers("operator")
+    cases = [
+        (park_body(latitude=95, longitude=10), "latitude"),
+        (park_body(latitude=10, longitude=-181), "longitude"),
+        (park_body(total_area=-5), "total_area"),
+        (park_body(kind="spaceport"), "kind"),
+        (park_body(specializations="it"), "specializations"),
+        (park_body(specializations=[1, 2]), "specializations.0"),
+        (park_body(country="Russia"), "country"),
+        (park_body(parent_id=str(uuid.uuid4())), "parent_id"),
+    ]
+    for body, field in cases:
+        response = await api.post("/api/v1/parks", json=body, headers=op)
+        assert response.status_code == 422, (body, response.text)
+        assert response.headers["content-type"] == "application/problem+json"
+        fields = [e["field"] for e in response.json()["errors"]]
+        assert any(f == field or f.startswith(field) for f in fields), (field, fields)
+
+    for params in (
+        {"kind": "spaceport"},
+        {"accredited": "maybe"},
+        {"limit": 0},
+        {"limit": 201},
+        {"cursor": "garbage"},
+        {"sort": "relevance"},
+        {"specialization": ""},
+    ):
+        response = await api.get("/api/v1/parks", params=params)
+        assert response.status_code == 422, (params, response.text)
+        assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_access_public_reads_managers_change_only_their_park(api, token_issuer):
+    op = token_issuer.headers("operator")
+    a = (await api.post("/api/v1/parks", json=park_body(), headers=op)).json()
+    b = (await api.post("/api/v1/parks", json=park_body(), headers=op)).json()
+    manager_a = token_issuer.headers("park_manager", park_id=a["id"])
+
+    assert (await api.post("/api/v1/parks", json=park_body())).status_code == 401
+    assert (await api.patch(f"/api/v1/parks/{a['id']}", json={"city": "X"})).status_code == 401
+    assert (await api.delete(f"/api/v1/parks/{a['id']}")).status_code == 401
+    assert (await api.post("/api/v1/parks", json=park_body(), headers=manager_a)).status_code == 403
+
+    own = await api.patch(
+        f"/api/v1/parks/{a['id']}", json={"phone": "+7 843 000"}, headers=manager_a
+    )
+    assert own.status_code == 200, own.text
+    other = await api.patch(f"/api/v1/parks/{b['id']}", json={"phone": "+7"}, headers=manager_a)
+    assert other.status_code == 403
+    assert other.headers["content-type"] == "application/problem+json"
+    membership = await api.patch(
+        f"/api/v1/parks/{a['id']}", json={"membership_status": "member"}, headers=manager_a
+    )
+    assert membership.status_code == 403
+    partner = token_issuer.headers("partner", partner_id=uuid.uuid4())
+    assert (
+        await api.patch(f"/api/v1/parks/{a['id']}", json={"phone": "1"}, headers=partner)
+    ).status_code == 403
+
+
+async def test_search_in_russian_and_english_with_stemming(api, token_issuer):
+    op = token_issuer.headers("operator")
+    region = unique("Татарстан")
+    himgrad = (
+        await api.post(
+            "/api/v1/parks",
+            json=park_body(
+                name="Технополис «Химград»",
+                kind="technopolis",
+                region=region,
+                description="Нефтехимия, переработка полимеров и пластика",
+                specializations=["chemistry", "polymers"],
+            ),
+            headers=op,
+        )
+    ).json()
+    gousev = (
+        await api.post(
+            "/api/v1/parks",
+            json=park_body(
+                name="Technopolis Gousev",
+                kind="technopolis",
+                region=region,
+                description="Private technoparks of radio electronics",
+            ),
+            headers=op,
+        )
+    ).json()
+    other = (
+        await api.post(
+            "/api/v1/parks",
+            json=park_body(
+                name="Ingria Business Incubator", kind="business_incubator", region=region
+            ),
+            headers=op,
+        )
+    ).json()
+
+    async def found(q: str, **params) -> list[str]:
+        response = await api.get("/api/v1/parks", params={"q": q, "region": region, **params})
+        assert response.status_code == 200, response.text
+        return [p["id"] for p in response.json()["items"]]
+
+    assert await found("Химград") == [himgrad["id"]]
+    assert await found("Himgrad") == [himgrad["id"]]
+    assert await found("Khimgrad") == [himgrad["id"]]
+    assert await found("полимеры") == [himgrad["id"]]  # stemmed: полимеров
+    assert await found("technopark") == [gousev["id"]]  # stemmed: technoparks
+    assert set(await found("technopolis")) == {gousev["id"]}
+    assert set(await found("технополис")) == {himgrad["id"]}
+    assert await found("Ingria", kind="technopolis") == []
+    assert await found("Ingria", kind="business_incubator") == [other["id"]]
+
+    filtered = await api.get(
+        "/api/v1/parks",
+        params={"region": region, "specialization": ["polymers", "nothing"], "kind": "technopolis"},
+    )
+    assert [p["id"] for p in filtered.json()["items"]] == [himgrad["id"]]
+    not_accredited = await api.get(
+        "/api/v1/parks", params={"region": region, "accredited": "false"}
+    )
+    assert len(not_accredited.json()["items"]) == 3
+
+    suggest = await api.get("/api/v1/parks/autocomplete", params={"q": "Химгр"})
+    assert himgrad["id"] in [s["id"] for s in suggest.json()["items"]]
+    suggest = await api.get("/api/v1/parks/autocomplete", params={"q": "himgr"})
+    assert himgrad["id"] in [s["id"] for s in suggest.json()["items"]]
+
+
+async def _bulk_insert(registry, region: str, count: int) -> list[str]:
+    conn = await asyncpg.connect(registry.database_url.replace("+asyncpg", ""))
+    try:
+        rows = [
+            (
+                uuid.uuid4(),
+                f"Bulk park {i:05d}",
+                "technopark",
+                "RU",
+                region,
+                ["it"],
+                1,
+                f"bulk park {i:05d}",
+            )
+            for i in range(count)
+        ]
+        await conn.copy_records_to_table(
+            "parks",
+            schema_name="registry",
+            records=rows,
+            columns=[
+                "id",
+                "name",
+                "kind",
+                "country",
+                "region",
+                "specializations",
+                "version",
+                "search_names",
+            ],
+        )
+    finally:
+        await conn.close()
+    return [str(r[0]) for r in rows]
+
+
+async def test_pagination_past_1000_rows_while_rows_are_inserted(api, registry, token_issuer):
+    op = token_issuer.headers("operator")
+    region = unique("Paging")
+    ids = await _bulk_insert(registry, region, 1050)
+
+    for sort in ("name", "-name", "-created_at"):
+        seen: list[str] = []
+        cursor = None
+        pages = 0
+        while True:
+            params = {"region": region, "limit": 200, "sort": sort}
+            if cursor:
+                params["cursor"] = cursor
+            page = await api.get("/api/v1/parks", params=params)
+            assert page.status_code == 200, page.text
+            body = page.json()
+            seen += [p["id"] for p in body["items"]]
+            pages += 1
+            if pages == 2:  # rows arrive before and after the reader's position
+                for name in ("Bulk park 00000a", "Bulk park 99999", "AAA first"):
+                    created = await api.post(
+                        "/api/v1/parks", json=park_body(name=name, region=region), headers=op
+                    )
+                    assert created.status_code == 201
+            cursor = body["next_cursor"]
+            if cursor is None:
+                break
+        assert len(seen) == len(set(seen)), f"duplicates with sort={sort}"
+        assert set(ids) <= set(seen), f"gap with sort={sort}"
+
+
+async def test_csv_and_geojson_exports(api, token_issuer):
+    op = token_issuer.headers("operator")
+    region = unique("Export")
+    for i, (lat, lon) in enumerate([(59.9, 30.3), (54.7, 20.5), (None, None)]):
+        body = park_body(name=f"Export park {i}", region=region, specializations=["it", "bio"])
+        if lat is not None:
+            body.update(latitude=lat, longitude=lon)
+        assert (await api.post("/api/v1/parks", json=body, headers=op)).status_code == 201
+
+    by_accept = await api.get(
+        "/api/v1/parks", params={"region": region}, headers={"Accept": "text/csv"}
+    )
+    assert by_accept.status_code == 200
+    assert by_accept.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(by_accept.text)))
+    assert [r["name"] for r in rows] == ["Export park 0", "Export park 1", "Export park 2"]
+    assert rows[0]["specializations"] == "it;bio"
+    by_format = await api.get("/api/v1/parks", params={"region": region, "format": "csv"})
+    assert by_format.text == by_accept.text
+
+    geo = await api.get(
+        "/api/v1/parks", params={"region": region}, headers={"Accept": "application/geo+json"}
+    )
+    assert geo.status_code == 200
+    assert geo.headers["content-type"].startswith("application/geo+json")
+    collection = geo.json()
+    assert collection["type"] == "FeatureCollection"
+    assert [f["geometry"]["coordinates"] for f in collection["features"]] == [
+        [30.3, 59.9],
+        [20.5, 54.7],
+    ]
+    by_format = await api.get("/api/v1/parks", params={"region": region, "format": "geojson"})
+    assert by_format.json() == collection
+
+
+async def test_change_feed_lists_changes_and_removals_in_order(api, token_issuer):
+    op = token_issuer.headers("operator")
+    start = await api.get("/api/v1/parks/changes", params={"limit": 200})
+    cursor = start.json()["next_cursor"]
+    while True:  # skip to the end of the feed
+        page = (
+            await api.get("/api/v1/parks/changes", params={"since": cursor, "limit": 200})
+        ).json()
+        if not page["items"]:
+            break
+        cursor = page["next_cursor"]
+
+    a = (await api.post("/api/v1/parks", json=park_body(), headers=op)).json()
+    b = (await api.post("/api/v1/parks", json=park_body(), headers=op)).json()
+    await api.patch(f"/api/v1/parks/{a['id']}", json={"city": "Tomsk"}, headers=op)
+    removed = await api.delete(f"/api/v1/parks/{b['id']}", headers=op)
+    assert removed.status_code == 204
+    assert (await api.get(f"/api/v1/parks/{b['id']}")).status_code == 404
+
+    feed = (await api.get("/api/v1/parks/changes", params={"since": cursor})).json()
+    mine = [i for i in feed["items"] if i["park_id"] in (a["id"], b["id"])]
+    assert [(i["park_id"], i["removed"]) for i in mine] == [(a["id"], False), (b["id"], True)]
+    assert mine[0]["park"]["city"] == "Tomsk"
+    seqs = [i["change_seq"] for i in feed["items"]]
+    assert seqs == sorted(seqs)
+    after = (await api.get("/api/v1/parks/changes", params={"since": feed["next_cursor"]})).json()
+    assert all(i["park_id"] not in (a["id"], b["id"]) for i in after["items"])
