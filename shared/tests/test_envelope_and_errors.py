@@ -12,8 +12,12 @@ from pydantic import BaseModel, Field
 
 
 def test_envelope_round_trips_through_kafka_headers():
-    sent = Envelope(id="e1", type="org.innopark.x.v1", source="/innopark/x",
-                    time=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC))
+    sent = Envelope(
+        id="e1",
+        type="org.innopark.x.v1",
+        source="/innopark/x",
+        time=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+    )
     headers = dict(sent.headers())
     assert headers["ce_specversion"] == b"1.0"
     assert headers["ce_time"] == b"2026-01-02T03:04:05Z"
@@ -60,7 +64,9 @@ async def test_validation_errors_are_problem_details_naming_fields():
 
 async def test_malformed_json_is_a_422_problem_not_a_500():
     async with AsyncClient(transport=ASGITransport(_app()), base_url="http://t") as client:
-        r = await client.post("/things", content=b"{not json", headers={"content-type": "application/json"})
+        r = await client.post(
+            "/things", content=b"{not json", headers={"content-type": "application/json"}
+        )
     assert r.status_code == 422
     assert r.headers["content-type"] == "application/problem+json"
 

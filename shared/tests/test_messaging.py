@@ -10,7 +10,12 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 from aiokafka import AIOKafkaConsumer
-from innopark_shared.consumer import ConsumerRunner, HandlerContext, Subscriptions, dead_letter_topic
+from innopark_shared.consumer import (
+    ConsumerRunner,
+    HandlerContext,
+    Subscriptions,
+    dead_letter_topic,
+)
 from innopark_shared.contracts import IntegrationEvent
 from innopark_shared.db import Database, outbox_notify_trigger_sql, service_metadata
 from innopark_shared.devrun.embedded import EmbeddedBroker, free_port
@@ -35,8 +40,10 @@ async def _service_db(infra, schema: str) -> tuple[Database, sa.MetaData, sa.Tab
     url = (await infra.create_database("msg")).replace("postgresql://", "postgresql+asyncpg://")
     metadata = service_metadata(schema)
     things = sa.Table(
-        "things", metadata,
-        sa.Column("id", sa.Uuid, primary_key=True), sa.Column("name", sa.String, nullable=False),
+        "things",
+        metadata,
+        sa.Column("id", sa.Uuid, primary_key=True),
+        sa.Column("name", sa.String, nullable=False),
     )
     db = Database(url)
     async with db.engine.begin() as conn:
@@ -58,8 +65,11 @@ def _settings(db: Database, bootstrap: str, **kw) -> ServiceSettings:
 
 async def _consume(bootstrap: str, topic: str, count: int, timeout: float = 15.0):
     consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, group_id=f"probe-{uuid.uuid4().hex}",
-        auto_offset_reset="earliest", enable_auto_commit=False,
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=f"probe-{uuid.uuid4().hex}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
     )
     await consumer.start()
     records = []
@@ -94,8 +104,13 @@ async def test_relay_is_woken_by_notify_not_by_its_poll(infra):
         async with db.transaction() as session:
             await session.execute(
                 sa.insert(metadata.tables["relay_notify.outbox"]).values(
-                    id=uuid.uuid4(), topic=topic_name, key="k", type=ThingHappenedV1.event_type,
-                    source="/test", time=datetime.now(UTC), data={"thing_id": str(uuid.uuid4()), "name": "n"},
+                    id=uuid.uuid4(),
+                    topic=topic_name,
+                    key="k",
+                    type=ThingHappenedV1.event_type,
+                    source="/test",
+                    time=datetime.now(UTC),
+                    data={"thing_id": str(uuid.uuid4()), "name": "n"},
                 )
             )
         started = asyncio.get_running_loop().time()
@@ -168,7 +183,9 @@ async def test_replay_on_start_republishes_retained_events(infra):
 
         replaying = OutboxRelay(
             settings=settings.model_copy(update={"outbox_replay_on_start": True}),
-            database=db, metadata=metadata, topics=[topic],
+            database=db,
+            metadata=metadata,
+            topics=[topic],
         )
         replaying.start()
         assert await wait_until(lambda: _published(replaying, 3), timeout=10)
@@ -204,13 +221,20 @@ async def test_consumer_dedups_retries_then_dead_letters_without_blocking(infra)
 
     async def send(name: str, *, event_id: str | None = None, value: bytes | None = None) -> str:
         event_id = event_id or str(uuid.uuid4())
-        env = Envelope(id=event_id, type=ThingHappenedV1.event_type, source="/test", time=datetime.now(UTC))
-        body = value if value is not None else json.dumps(
-            {"thing_id": str(uuid.uuid4()), "name": name}).encode()
+        env = Envelope(
+            id=event_id, type=ThingHappenedV1.event_type, source="/test", time=datetime.now(UTC)
+        )
+        body = (
+            value
+            if value is not None
+            else json.dumps({"thing_id": str(uuid.uuid4()), "name": name}).encode()
+        )
         await producer.send_and_wait(TOPIC, body, key=key, headers=env.headers())
         return event_id
 
-    runner = ConsumerRunner(settings=settings, database=db, metadata=metadata, subscriptions=subscriptions)
+    runner = ConsumerRunner(
+        settings=settings, database=db, metadata=metadata, subscriptions=subscriptions
+    )
     runner.start()
     try:
         dup = await send("first")
@@ -232,7 +256,9 @@ async def test_consumer_dedups_retries_then_dead_letters_without_blocking(infra)
         assert attempts["boom"] == 3  # first try + 2 retries
         assert runner.dead_lettered == 2
 
-        dlt = await _consume(infra.bootstrap_servers, dead_letter_topic(TOPIC, settings.service_name), 2)
+        dlt = await _consume(
+            infra.bootstrap_servers, dead_letter_topic(TOPIC, settings.service_name), 2
+        )
         errors = sorted(dict(r.headers)["x-dlt-error"].decode() for r in dlt)
         assert errors[0].startswith("RuntimeError: handler bug")
         assert errors[1].startswith("invalid payload")
@@ -252,12 +278,16 @@ async def test_consumer_dead_letters_payloads_that_are_not_objects(infra, bad):
     async def on_thing(event, ctx):  # pragma: no cover - never reached
         raise AssertionError("must not be called")
 
-    runner = ConsumerRunner(settings=settings, database=db, metadata=metadata, subscriptions=subscriptions)
+    runner = ConsumerRunner(
+        settings=settings, database=db, metadata=metadata, subscriptions=subscriptions
+    )
     runner.start()
     producer = make_producer(settings)
     await producer.start()
     try:
-        env = Envelope(id=str(uuid.uuid4()), type=ThingHappenedV1.event_type, source="/t", time=None)
+        env = Envelope(
+            id=str(uuid.uuid4()), type=ThingHappenedV1.event_type, source="/t", time=None
+        )
         await producer.send_and_wait(TOPIC, bad, key=b"x", headers=env.headers())
 
         async def dead() -> bool:
@@ -266,7 +296,9 @@ async def test_consumer_dead_letters_payloads_that_are_not_objects(infra, bad):
         assert await wait_until(dead, timeout=20)
         # Other tests' records share the topic: find this one in the dead-letter topic.
         dlt = await _consume(
-            infra.bootstrap_servers, dead_letter_topic(TOPIC, settings.service_name), runner.dead_lettered
+            infra.bootstrap_servers,
+            dead_letter_topic(TOPIC, settings.service_name),
+            runner.dead_lettered,
         )
         mine = [r for r in dlt if Envelope.from_headers(r.headers).id == env.id]
         assert len(mine) == 1 and mine[0].value == bad

@@ -46,12 +46,16 @@ class Platform:
 
     async def token(self, email: str = ADMIN_EMAIL, password: str = ADMIN_PASSWORD) -> str:
         async with self.client() as c:
-            r = await c.post("/api/v1/auth/token",
-                             data={"grant_type": "password", "username": email, "password": password})
+            r = await c.post(
+                "/api/v1/auth/token",
+                data={"grant_type": "password", "username": email, "password": password},
+            )
             assert r.status_code == 200, r.text
             return r.json()["access_token"]
 
-    async def auth(self, email: str = ADMIN_EMAIL, password: str = ADMIN_PASSWORD) -> dict[str, str]:
+    async def auth(
+        self, email: str = ADMIN_EMAIL, password: str = ADMIN_PASSWORD
+    ) -> dict[str, str]:
         return {"Authorization": f"Bearer {await self.token(email, password)}"}
 
 
@@ -87,12 +91,20 @@ async def platform(tmp_path_factory) -> AsyncIterator[Platform]:
     log_path = workdir / "platform.log"
     log = open(log_path, "wb")  # noqa: SIM115 - the subprocess writes it
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "innopark_shared.devrun", "up",
-        env=env, stdout=log, stderr=asyncio.subprocess.STDOUT,
+        sys.executable,
+        "-m",
+        "innopark_shared.devrun",
+        "up",
+        env=env,
+        stdout=log,
+        stderr=asyncio.subprocess.STDOUT,
     )
     platform = Platform(
-        gateway=f"http://127.0.0.1:{port_base}", port_base=port_base,
-        broker=f"127.0.0.1:{broker_port}", data_dir=workdir / "data", log_path=log_path,
+        gateway=f"http://127.0.0.1:{port_base}",
+        port_base=port_base,
+        broker=f"127.0.0.1:{broker_port}",
+        data_dir=workdir / "data",
+        log_path=log_path,
         process=process,
     )
     deadline = time.monotonic() + 180

@@ -15,8 +15,13 @@ from innopark_shared.contracts import PARKS_TOPIC
 from innopark_shared.kafka import Envelope
 from innopark_shared.testing import tamper, wait_until
 
-PARK = {"name": "Technopolis Himgrad", "kind": "technopolis", "country": "RU",
-        "region": "Tatarstan", "specializations": ["oil-field chemistry", "polymers"]}
+PARK = {
+    "name": "Technopolis Himgrad",
+    "kind": "technopolis",
+    "country": "RU",
+    "region": "Tatarstan",
+    "specializations": ["oil-field chemistry", "polymers"],
+}
 
 
 def _problem(r: httpx.Response, status: int) -> dict:
@@ -64,6 +69,7 @@ async def test_operator_creates_park_and_every_consumer_sees_it(platform):
 
     # Orders and events consume the same event into their own read models.
     for service in ("orders", "events", "accreditation"):
+
         async def consumed(service=service) -> bool:
             async with httpx.AsyncClient() as raw:
                 ready = (await raw.get(f"{platform.service_url(service)}/readyz")).json()
@@ -76,10 +82,16 @@ async def test_writes_without_or_with_a_tampered_token_are_401(platform):
     token = await platform.token()
     async with platform.client() as c:
         _problem(await c.post("/api/v1/parks", json=PARK), 401)
-        _problem(await c.post("/api/v1/parks", json=PARK,
-                              headers={"Authorization": f"Bearer {tamper(token)}"}), 401)
-        _problem(await c.post("/api/v1/parks", json=PARK,
-                              headers={"Authorization": "Bearer not-a-jwt"}), 401)
+        _problem(
+            await c.post(
+                "/api/v1/parks", json=PARK, headers={"Authorization": f"Bearer {tamper(token)}"}
+            ),
+            401,
+        )
+        _problem(
+            await c.post("/api/v1/parks", json=PARK, headers={"Authorization": "Bearer not-a-jwt"}),
+            401,
+        )
         _problem(await c.post("/api/v1/users", json={}), 401)
 
 
@@ -87,9 +99,16 @@ async def test_a_resident_user_cannot_create_a_park(platform):
     operator = await platform.auth()
     email = f"resident-{uuid.uuid4().hex[:8]}@e2e.test"
     async with platform.client() as c:
-        r = await c.post("/api/v1/users", headers=operator, json={
-            "email": email, "password": "resident-password", "role": "resident",
-            "resident_id": str(uuid.uuid4())})
+        r = await c.post(
+            "/api/v1/users",
+            headers=operator,
+            json={
+                "email": email,
+                "password": "resident-password",
+                "role": "resident",
+                "resident_id": str(uuid.uuid4()),
+            },
+        )
         assert r.status_code == 201, r.text
         resident = await platform.auth(email, "resident-password")
         _problem(await c.post("/api/v1/parks", json=PARK, headers=resident), 403)
@@ -98,19 +117,37 @@ async def test_a_resident_user_cannot_create_a_park(platform):
 async def test_bad_input_is_a_422_problem_naming_the_field_never_a_500(platform):
     operator = await platform.auth()
     async with platform.client() as c:
-        body = _problem(await c.post("/api/v1/parks", headers=operator,
-                                     json={**PARK, "kind": "spaceport"}), 422)
+        body = _problem(
+            await c.post("/api/v1/parks", headers=operator, json={**PARK, "kind": "spaceport"}), 422
+        )
         assert [e["field"] for e in body["errors"]] == ["kind"]
-        body = _problem(await c.post("/api/v1/parks", headers=operator,
-                                     json={k: v for k, v in PARK.items() if k != "region"}), 422)
+        body = _problem(
+            await c.post(
+                "/api/v1/parks",
+                headers=operator,
+                json={k: v for k, v in PARK.items() if k != "region"},
+            ),
+            422,
+        )
         assert "region" in {e["field"] for e in body["errors"]}
-        _problem(await c.post("/api/v1/parks", headers={**operator, "content-type": "application/json"},
-                              content=b'{"name": "unterminated'), 422)
+        _problem(
+            await c.post(
+                "/api/v1/parks",
+                headers={**operator, "content-type": "application/json"},
+                content=b'{"name": "unterminated',
+            ),
+            422,
+        )
         _problem(await c.get("/api/v1/parks/not-a-uuid"), 422)
         _problem(await c.get(f"/api/v1/parks/{uuid.uuid4()}"), 404)
         _problem(await c.get("/api/v1/nothing-here"), 404)
-        _problem(await c.post("/api/v1/auth/token", data={"grant_type": "password",
-                              "username": "admin@e2e.test", "password": "wrong"}), 400)
+        _problem(
+            await c.post(
+                "/api/v1/auth/token",
+                data={"grant_type": "password", "username": "admin@e2e.test", "password": "wrong"},
+            ),
+            400,
+        )
 
 
 async def test_killed_consumer_is_restarted_and_loses_nothing_and_redelivery_is_harmless(platform):
@@ -119,8 +156,11 @@ async def test_killed_consumer_is_restarted_and_loses_nothing_and_redelivery_is_
     os.kill(old_pid, signal.SIGKILL)
 
     async with platform.client() as c:
-        created = await c.post("/api/v1/parks", json={**PARK, "name": "Technopolis Gousev",
-                                                      "region": "Kaliningrad"}, headers=operator)
+        created = await c.post(
+            "/api/v1/parks",
+            json={**PARK, "name": "Technopolis Gousev", "region": "Kaliningrad"},
+            headers=operator,
+        )
         assert created.status_code == 201, created.text
         park_id = created.json()["id"]
 
@@ -166,8 +206,13 @@ async def test_killed_consumer_is_restarted_and_loses_nothing_and_redelivery_is_
 
 
 async def _find_park_created(bootstrap: str, park_id: str):
-    consumer = AIOKafkaConsumer(PARKS_TOPIC, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                                group_id=f"probe-{uuid.uuid4().hex}", enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        PARKS_TOPIC,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        group_id=f"probe-{uuid.uuid4().hex}",
+        enable_auto_commit=False,
+    )
     await consumer.start()
     try:
         deadline = asyncio.get_running_loop().time() + 10
@@ -175,7 +220,9 @@ async def _find_park_created(bootstrap: str, park_id: str):
             for records in (await consumer.getmany(timeout_ms=300)).values():
                 for record in records:
                     if record.key == park_id.encode():
-                        assert Envelope.from_headers(record.headers).type.endswith("park.created.v1")
+                        assert Envelope.from_headers(record.headers).type.endswith(
+                            "park.created.v1"
+                        )
                         return record
     finally:
         await consumer.stop()

@@ -212,9 +212,7 @@ def require_roles(*roles: Role):
 
     async def dependency(principal: CurrentPrincipal) -> Principal:
         if principal.role not in allowed:
-            raise Forbidden(
-                f"This action needs one of the roles: {', '.join(sorted(allowed))}"
-            )
+            raise Forbidden(f"This action needs one of the roles: {', '.join(sorted(allowed))}")
         return principal
 
     return dependency

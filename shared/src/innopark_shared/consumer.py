@@ -181,11 +181,17 @@ class ConsumerRunner:
             except Exception as exc:
                 attempt += 1
                 if attempt > self.settings.consumer_max_retries:
-                    log.exception("consumer %s: %s failed %d times", self.group, envelope.id, attempt)
+                    log.exception(
+                        "consumer %s: %s failed %d times", self.group, envelope.id, attempt
+                    )
                     await self._dead_letter(record, f"{type(exc).__name__}: {exc}", envelope)
                     return
-                log.warning("consumer %s: %s failed (%s), retry %d", self.group, envelope.id, exc, attempt)
-                await asyncio.sleep(self.settings.consumer_retry_backoff_seconds * 2 ** (attempt - 1))
+                log.warning(
+                    "consumer %s: %s failed (%s), retry %d", self.group, envelope.id, exc, attempt
+                )
+                await asyncio.sleep(
+                    self.settings.consumer_retry_backoff_seconds * 2 ** (attempt - 1)
+                )
         if handled:
             self.processed += 1
         else:
@@ -229,7 +235,9 @@ class ConsumerRunner:
             ("x-dlt-failed-at", str(time.time()).encode()),
         ]
         # If this send fails, the offset is not committed and the record comes back.
-        await self._producer.send_and_wait(topic, value=record.value, key=record.key, headers=headers)
+        await self._producer.send_and_wait(
+            topic, value=record.value, key=record.key, headers=headers
+        )
         self.dead_lettered += 1
         log.error(
             "consumer %s: %s dead-lettered to %s: %s",

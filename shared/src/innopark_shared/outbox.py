@@ -234,9 +234,7 @@ class OutboxRelay:
     async def _delete_expired(self) -> None:
         cutoff = datetime.now(UTC) - timedelta(hours=self.settings.outbox_retention_hours)
         async with self.database.transaction() as session:
-            await session.execute(
-                sa.delete(self.table).where(self.table.c.published_at < cutoff)
-            )
+            await session.execute(sa.delete(self.table).where(self.table.c.published_at < cutoff))
 
     async def _sleep(self, seconds: float, *, wakeable: bool = False) -> None:
         waiters = [asyncio.ensure_future(self._stopping.wait())]

@@ -99,7 +99,9 @@ class TokenIssuer:
 
     issuer: str = "innopark-gateway"
     audience: str = "innopark"
-    key: ec.EllipticCurvePrivateKey = field(default_factory=lambda: ec.generate_private_key(ec.SECP256R1()))
+    key: ec.EllipticCurvePrivateKey = field(
+        default_factory=lambda: ec.generate_private_key(ec.SECP256R1())
+    )
     kid: str = field(default_factory=lambda: uuid.uuid4().hex)
     jwks_url: str = ""
 
@@ -108,7 +110,9 @@ class TokenIssuer:
         jwk.update(kid=self.kid, use="sig", alg="ES256")
         return {"keys": [jwk]}
 
-    def token(self, role: str, *, subject: str | None = None, ttl: int = 3600, **claims: Any) -> str:
+    def token(
+        self, role: str, *, subject: str | None = None, ttl: int = 3600, **claims: Any
+    ) -> str:
         now = datetime.now(UTC)
         payload = {
             "iss": self.issuer,

@@ -8,6 +8,7 @@ needs Docker or anything installed on the machine.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import pwd
@@ -35,7 +36,9 @@ def port_open(host: str, port: int, timeout: float = 0.2) -> bool:
         return False
 
 
-async def wait_for_port(host: str, port: int, *, timeout: float, proc: asyncio.subprocess.Process | None = None) -> None:
+async def wait_for_port(
+    host: str, port: int, *, timeout: float, proc: asyncio.subprocess.Process | None = None
+) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while loop.time() < deadline:
@@ -92,7 +95,8 @@ class EmbeddedPostgres:
         subprocess.run(
             [
                 str(self.bin_dir / "initdb"),
-                "-D", str(self.data_dir),
+                "-D",
+                str(self.data_dir),
                 "--auth=trust",
                 "--username=postgres",
                 "--encoding=UTF8",
@@ -110,19 +114,30 @@ class EmbeddedPostgres:
         stale = self.data_dir / "postmaster.pid"
         if stale.exists():
             pid = int(stale.read_text().split()[0] or 0)
-            if pid and not _pid_alive(pid):
-                stale.unlink()
+            if pid and _pid_alive(pid):
+                # Left running by a runner that was killed outright: stop it cleanly first.
+                log.warning("stopping PostgreSQL %d left over from an earlier run", pid)
+                await terminate_pid(pid, signal_number=2, timeout=30)
+            stale.unlink(missing_ok=True)
         socket_dir = self.data_dir  # keep the unix socket private to this data dir
         self.proc = await asyncio.create_subprocess_exec(
             str(self.bin_dir / "postgres"),
-            "-D", str(self.data_dir),
-            "-h", self.host,
-            "-p", str(self.port),
-            "-k", str(socket_dir),
-            "-c", "max_connections=300",
-            "-c", "shared_buffers=256MB",
-            "-c", "fsync=on",
-            "-c", "log_min_messages=warning",
+            "-D",
+            str(self.data_dir),
+            "-h",
+            self.host,
+            "-p",
+            str(self.port),
+            "-k",
+            str(socket_dir),
+            "-c",
+            "max_connections=300",
+            "-c",
+            "shared_buffers=256MB",
+            "-c",
+            "fsync=on",
+            "-c",
+            "log_min_messages=warning",
             user=user,
             stdout=stdout,
             stderr=asyncio.subprocess.STDOUT if stdout is not None else None,
@@ -171,9 +186,12 @@ class EmbeddedBroker:
         return [
             self.binary(),
             "broker",
-            "--listener-url", url,
-            "--advertised-listener-url", url,
-            "--storage-engine", "memory://tansu/",
+            "--listener-url",
+            url,
+            "--advertised-listener-url",
+            url,
+            "--storage-engine",
+            "memory://tansu/",
         ]
 
     async def start(self, *, stdout: int | None = None) -> None:
@@ -201,7 +219,24 @@ def _pid_alive(pid: int) -> bool:
         return True
 
 
-async def _stop(proc: asyncio.subprocess.Process | None, *, signal_number: int, timeout: float) -> None:
+async def terminate_pid(pid: int, *, signal_number: int = 15, timeout: float = 20) -> None:
+    """Signal a process we did not start (an orphan of an earlier run) and wait for it."""
+    try:
+        os.kill(pid, signal_number)
+    except ProcessLookupError:
+        return
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while _pid_alive(pid) and loop.time() < deadline:
+        await asyncio.sleep(0.1)
+    if _pid_alive(pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, 9)
+
+
+async def _stop(
+    proc: asyncio.subprocess.Process | None, *, signal_number: int, timeout: float
+) -> None:
     if proc is None or proc.returncode is not None:
         return
     try:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import httpx
 
-from .embedded import EmbeddedBroker, EmbeddedPostgres, port_open
+from .embedded import EmbeddedBroker, EmbeddedPostgres, port_open, terminate_pid
 from .provision import provision
 
 SERVICES = ["registry", "orders", "accreditation", "events"]
@@ -168,6 +168,7 @@ class Platform:
     async def start(self) -> None:
         cfg = self.config
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        await self._reap_orphans()
         for name in ["gateway", *SERVICES]:
             if port_open(cfg.host, cfg.port_of(name)):
                 raise SystemExit(
@@ -185,8 +186,13 @@ class Platform:
         fresh_broker = bootstrap is None
         if bootstrap is None:
             self.broker = EmbeddedBroker(port=cfg.broker_port)
-            self.say(f"starting embedded Kafka-protocol broker (Tansu) on {cfg.host}:{cfg.broker_port}")
+            self.say(
+                f"starting embedded Kafka-protocol broker (Tansu) on {cfg.host}:{cfg.broker_port}"
+            )
             await self.broker.start()
+            assert self.broker.proc is not None
+            (self.data_dir / "run").mkdir(exist_ok=True)
+            (self.data_dir / "run" / "broker.pid").write_text(str(self.broker.proc.pid))
             bootstrap = self.broker.bootstrap_servers
 
         databases = await provision(admin_url, [*SERVICES, "gateway"])
@@ -204,8 +210,10 @@ class Platform:
 
         self.say("applying migrations")
         await asyncio.gather(
-            *(self._migrate(name, {**common, "DATABASE_URL": databases[name].url})
-              for name in [*SERVICES, "gateway"])
+            *(
+                self._migrate(name, {**common, "DATABASE_URL": databases[name].url})
+                for name in [*SERVICES, "gateway"]
+            )
         )
 
         for name in SERVICES:
@@ -230,7 +238,22 @@ class Platform:
             process.supervise()
         await self.wait_healthy()
 
-    def _process(self, name: str, env: dict[str, str], health: str, first_start_env=None) -> ManagedProcess:
+    async def _reap_orphans(self) -> None:
+        """Stop processes a killed runner left behind (their pid files are still here)."""
+        for pid_file in sorted((self.data_dir / "run").glob("*.pid")):
+            try:
+                pid = int(pid_file.read_text())
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+            except (OSError, ValueError):
+                cmdline = ""
+            if "innopark" in cmdline or "tansu" in cmdline:
+                self.say(f"stopping {pid_file.stem} (pid {pid}) left over from an earlier run")
+                await terminate_pid(pid)
+            pid_file.unlink(missing_ok=True)
+
+    def _process(
+        self, name: str, env: dict[str, str], health: str, first_start_env=None
+    ) -> ManagedProcess:
         return ManagedProcess(
             name=name,
             argv=[sys.executable, "-m", f"innopark_{name}", "serve"],
@@ -243,8 +266,13 @@ class Platform:
 
     async def _migrate(self, name: str, env: dict[str, str]) -> None:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", f"innopark_{name}", "migrate",
-            env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            sys.executable,
+            "-m",
+            f"innopark_{name}",
+            "migrate",
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
         )
         out, _ = await proc.communicate()
         if proc.returncode != 0:
@@ -271,11 +299,15 @@ class Platform:
     def banner(self) -> str:
         cfg = self.config
         lines = ["Innopark is up:"]
-        lines.append(f"  gateway        {cfg.url_of('gateway')}   (API docs: {cfg.url_of('gateway')}/docs)")
+        lines.append(
+            f"  gateway        {cfg.url_of('gateway')}   (API docs: {cfg.url_of('gateway')}/docs)"
+        )
         for name in SERVICES:
             lines.append(f"  {name:<14} {cfg.url_of(name)}")
         if self.postgres:
-            lines.append(f"  postgres       {self.postgres.admin_url}  (data in {self.postgres.data_dir})")
+            lines.append(
+                f"  postgres       {self.postgres.admin_url}  (data in {self.postgres.data_dir})"
+            )
         if self.broker:
             lines.append(f"  broker         {self.broker.bootstrap_servers}  (Tansu, in memory)")
         lines.append(f"  operator       {cfg.admin_email} / {cfg.admin_password}")
@@ -290,6 +322,7 @@ class Platform:
         await asyncio.gather(*(p.stop() for p in self.processes if p.name != "gateway"))
         if self.broker:
             await self.broker.stop()
+            (self.data_dir / "run" / "broker.pid").unlink(missing_ok=True)
         if self.postgres:
             await self.postgres.stop()
         self.say("stopped")
