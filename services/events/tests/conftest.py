@@ -11,7 +11,8 @@ import pytest_asyncio
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def events_service(start_service):
-    return await start_service("events", PUBLIC_BASE_URL="https://innopark.example")
+    return await start_service("events", PUBLIC_BASE_URL="https://innopark.example",
+                               LIFECYCLE_SWEEP_INTERVAL_SECONDS="0.3")
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")

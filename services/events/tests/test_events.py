@@ -1,6 +1,9 @@
 """Events: creation, validation, lifecycle, ETag/If-Match, listing with cursors."""
 
 import uuid
+from datetime import UTC, datetime, timedelta
+
+from innopark_shared.testing import wait_until
 
 
 async def test_create_read_and_validation(client, token_issuer, h):
@@ -104,3 +107,24 @@ async def test_list_with_cursor(client, token_issuer, h):
     assert (await client.get("/api/v1/events", params={"limit": 0})).status_code == 422
     bad = await client.get("/api/v1/events", params={"cursor": "not-a-cursor"})
     assert bad.status_code == 422
+
+
+async def test_time_moves_events_on(client, token_issuer, h):
+    operator = token_issuer.headers("operator")
+    soon = datetime.now(UTC) + timedelta(seconds=2)
+    event = await h.published_event(client, operator, starts_at=soon.isoformat(),
+                                    ends_at=(soon + timedelta(seconds=2)).isoformat())
+    assert event["status"] == "published"
+
+    async def status_is(expected: str) -> bool:
+        body = (await client.get(f"/api/v1/events/{event['id']}")).json()
+        return body["status"] == expected
+
+    assert await wait_until(lambda: status_is("registration_closed"), timeout=10)
+    assert await wait_until(lambda: status_is("completed"), timeout=10)
+
+    past = datetime.now(UTC) - timedelta(days=2)
+    over = await client.post("/api/v1/events", headers=operator, json=h.event_body(
+        starts_at=past.isoformat(), ends_at=(past + timedelta(hours=2)).isoformat()))
+    refused = await client.post(f"/api/v1/events/{over.json()['id']}/publish", headers=operator)
+    assert refused.status_code == 409

@@ -85,7 +85,7 @@ async def test_refusals_are_clear_problems(client, token_issuer, h):
     late = await client.post(f"/api/v1/events/{closed_window['id']}/registrations",
                              json=h.person())
     assert late.status_code == 409 and late.json()["type"].endswith("/registration-closed")
-    assert "window" in late.json()["detail"]
+    assert "clos" in late.json()["detail"]
 
     future = datetime.now(UTC) + timedelta(days=3)
     not_open = await h.published_event(client, operator, registration_opens_at=future.isoformat())

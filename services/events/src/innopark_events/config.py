@@ -13,6 +13,9 @@ class EventsSettings(ServiceSettings):
     public_base_url: str = "http://127.0.0.1:8000"
     # Calendar feed: how many upcoming events at most.
     ics_feed_limit: int = 500
+    # How often events whose registration window or dates have passed move on by themselves
+    # (published -> registration_closed -> completed).
+    lifecycle_sweep_interval_seconds: float = 30.0
     # Invitation letters: a Unicode TTF font (Cyrillic names); when the file is missing the
     # letter falls back to a core PDF font and non-Latin-1 characters are replaced.
     letter_font_path: str = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"

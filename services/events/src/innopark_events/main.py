@@ -1,12 +1,30 @@
 """Events application factory."""
 
+import asyncio
+import logging
+
 from fastapi import FastAPI
 from innopark_shared.web import create_service_app
 
+from . import service
 from .api import router
 from .config import get_settings
 from .events import PUBLISHES, subscriptions
 from .models import metadata
+
+log = logging.getLogger(__name__)
+
+
+async def lifecycle_sweep(app: FastAPI) -> None:
+    """Background job: close registration and complete events as their times pass."""
+    settings = get_settings()
+    while True:
+        async with app.state.database.transaction() as session:
+            closed, completed = await service.sweep_lifecycle(session=session)
+        if closed or completed:
+            log.info("lifecycle sweep: %d closed for registration, %d completed",
+                     closed, completed)
+        await asyncio.sleep(settings.lifecycle_sweep_interval_seconds)
 
 
 def create_app() -> FastAPI:
@@ -18,4 +36,5 @@ def create_app() -> FastAPI:
         routers=[router],
         subscriptions=subscriptions,
         publishes=PUBLISHES,
+        background=[lifecycle_sweep],
     )

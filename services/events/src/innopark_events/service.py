@@ -343,6 +343,8 @@ async def publish_event(
 ) -> Event:
     event = await _transition(session, principal, event_id, (EventStatus.DRAFT,),
                               EventStatus.PUBLISHED)
+    if event.ends_at <= now():
+        raise InvalidTransition("The event has already ended; it cannot be published")
     await publish(session, _event_snapshot(EventPublishedV1, event))
     return event
 
@@ -760,3 +762,47 @@ async def invitation_letter_data(
             current_status=registration.status,
         )
     return event, registration, details
+
+
+# -- time-driven lifecycle -----------------------------------------------------------
+
+
+async def sweep_lifecycle(*, session: AsyncSession, batch: int = 100) -> tuple[int, int]:
+    """Move events on when time passes: registration closes at the end of the window (or
+    at the start), and an event is completed once it has ended. Rows another replica is
+    sweeping are skipped. Returns (closed, completed)."""
+    at = now()
+    closing = (await session.execute(
+        sa.select(Event)
+        .where(Event.status == EventStatus.PUBLISHED.value)
+        .where(sa.func.coalesce(Event.registration_closes_at, Event.starts_at) <= at)
+        .where(Event.ends_at > at)
+        .order_by(Event.starts_at).limit(batch)
+        .with_for_update(skip_locked=True)
+    )).scalars().all()
+    for event in closing:
+        event.status = EventStatus.REGISTRATION_CLOSED.value
+        event.version += 1
+        event.updated_at = at
+        await publish(session, EventRegistrationClosedV1(event_id=event.id, closed_at=at))
+    ending = (await session.execute(
+        sa.select(Event)
+        .where(Event.status.in_([EventStatus.PUBLISHED.value,
+                                 EventStatus.REGISTRATION_CLOSED.value]))
+        .where(Event.ends_at <= at)
+        .order_by(Event.ends_at).limit(batch)
+        .with_for_update(skip_locked=True)
+    )).scalars().all()
+    for event in ending:
+        event.status = EventStatus.COMPLETED.value
+        event.version += 1
+        event.updated_at = at
+        attended = (await session.execute(
+            sa.select(sa.func.count()).select_from(Registration)
+            .where(Registration.event_id == event.id)
+            .where(Registration.status == RegistrationStatus.ATTENDED.value)
+        )).scalar_one()
+        await publish(session, EventCompletedV1(event_id=event.id, completed_at=at,
+                                                attended=attended))
+    await session.flush()
+    return len(closing), len(ending)
