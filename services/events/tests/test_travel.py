@@ -17,7 +17,7 @@ TRAVEL = {
 async def test_travel_details_are_private_and_make_a_letter(client, token_issuer, h):
     operator = token_issuer.headers("operator")
     event = await h.published_event(client, operator, type="delegation_visit",
-                                     title="Delegation of Chinese industrial parks",
+                                     title="Делегация китайских индустриальных парков",
                                      city="Kazan", venue="Technopolis Himgrad")
     assert event["travel_details_collected"] is True
     url = f"/api/v1/events/{event['id']}/registrations"

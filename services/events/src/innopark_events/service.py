@@ -41,6 +41,7 @@ from innopark_shared.errors import (
 )
 from innopark_shared.http import check_if_match
 from innopark_shared.readmodels.parks import get_known_park
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .events import publish
@@ -731,15 +732,15 @@ async def put_travel_details(
         raise Conflict("Travel details are collected for delegation visits and study tours only")
     if registration.status not in (*LIVE, RegistrationStatus.ATTENDED.value):
         raise InvalidTransition(f"The registration is {registration.status}")
-    details = await session.get(TravelDetails, registration.id)
-    if details is None:
-        details = TravelDetails(registration_id=registration.id)
-        session.add(details)
-    for field, value in data.model_dump().items():
-        setattr(details, field, value)
-    details.updated_at = now()
-    await session.flush()
-    return details
+    # An upsert: two saves at once (two browser tabs) must not collide on the key.
+    values = {**data.model_dump(), "updated_at": now()}
+    stmt = pg_insert(TravelDetails).values(registration_id=registration.id, **values)
+    stmt = stmt.on_conflict_do_update(index_elements=["registration_id"], set_=values)
+    await session.execute(stmt.returning(TravelDetails.registration_id))
+    return (await session.execute(
+        sa.select(TravelDetails).where(TravelDetails.registration_id == registration.id)
+        .execution_options(populate_existing=True)
+    )).scalar_one()
 
 
 def travel_events_only(event: Event) -> None:
