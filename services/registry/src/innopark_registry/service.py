@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import sqlalchemy as sa
 from innopark_shared.auth import Principal, Role
@@ -451,11 +451,12 @@ def _resident_event(
 
 async def _flush_unique_legal_id(session: AsyncSession, resident: Resident) -> None:
     if resident.legal_id:
-        taken = await session.scalar(
-            sa.select(Resident.id).where(
-                Resident.legal_id == resident.legal_id, Resident.id != resident.id
+        with session.no_autoflush:
+            taken = await session.scalar(
+                sa.select(Resident.id).where(
+                    Resident.legal_id == resident.legal_id, Resident.id != resident.id
+                )
             )
-        )
         if taken:
             raise Conflict(
                 f"A resident with legal identifier {resident.legal_id} exists",
@@ -478,7 +479,7 @@ async def admit_resident(
     _authorize_park_change(principal, park.id)
     values = data.model_dump(mode="python")
     values["admitted_on"] = values["admitted_on"] or date.today()
-    resident = Resident(park_id=park.id, status="active", **values)
+    resident = Resident(id=uuid4(), park_id=park.id, status="active", **values)
     _resident_names(resident)
     session.add(resident)
     await _flush_unique_legal_id(session, resident)
