@@ -1,6 +1,8 @@
 """Accreditation settings (environment variables; see the README's configuration table)."""
 
+import os
 from functools import lru_cache
+from pathlib import Path
 
 from innopark_shared.settings import ServiceSettings
 from pydantic import Field
@@ -11,8 +13,13 @@ class AccreditationSettings(ServiceSettings):
     port: int = 8003
 
     # Ed25519 key that signs certificates (PKCS#8 PEM). Generated on first start when
-    # missing; replicas must share the file (a volume or a mounted secret).
-    certificate_signing_key_path: str = ".data/keys/certificates-ed25519.pem"
+    # missing; replicas must share the file (a volume or a mounted secret). By default it
+    # sits in the dev runner's data folder, beside the gateway's token key.
+    certificate_signing_key_path: Path = Field(
+        default_factory=lambda: (
+            Path(os.environ.get("INNOPARK_DATA_DIR", ".data")) / "keys" / "certificates-ed25519.pem"
+        )
+    )
     # Prefix of certificate numbers: ATP-2026-0001.
     certificate_number_prefix: str = Field(default="ATP", pattern=r"^[A-Z]{2,8}$")
     # Validity of a granted certificate unless the decision says otherwise.

@@ -1,0 +1,258 @@
+"""Issue 5's demonstration through the gateway with real users: the platform as the dev
+runner starts it (embedded PostgreSQL and broker, every service and the gateway as their
+own processes), users created by the bootstrap operator, tokens from the token endpoint."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import random
+import signal
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+import pytest_asyncio
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
+from innopark_shared.devrun.embedded import port_open
+from innopark_shared.testing import wait_until
+
+pytestmark = pytest.mark.e2e
+
+ADMIN_EMAIL = "admin@accreditation-e2e.test"
+ADMIN_PASSWORD = "accreditation-e2e-password"
+
+
+@dataclass
+class Platform:
+    gateway: str
+    log_path: Path
+    process: asyncio.subprocess.Process
+
+    def client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=self.gateway, timeout=10.0)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    async def login(self, email: str, password: str) -> dict[str, str]:
+        async with self.client() as c:
+            r = await c.post(
+                "/api/v1/auth/token",
+                data={"grant_type": "password", "username": email, "password": password},
+            )
+            assert r.status_code == 200, r.text
+            return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+    async def user(self, operator: dict[str, str], role: str, **binding: str) -> tuple[str, dict]:
+        """A real user created by the operator; its id and its login headers."""
+        email, password = f"{role}-{uuid.uuid4().hex[:8]}@accreditation-e2e.test", uuid.uuid4().hex
+        async with self.client() as c:
+            r = await c.post(
+                "/api/v1/users",
+                headers=operator,
+                json={"email": email, "password": password, "role": role, **binding},
+            )
+            assert r.status_code == 201, r.text
+        return r.json()["id"], await self.login(email, password)
+
+
+def _free_block(size: int = 7) -> int:
+    rng = random.Random()
+    for _ in range(200):
+        base = rng.randrange(20000, 32000 - size)
+        if not any(port_open("127.0.0.1", base + i) for i in range(size)):
+            return base
+    raise RuntimeError("no block of free ports")
+
+
+@pytest_asyncio.fixture(scope="module")
+async def platform(tmp_path_factory) -> AsyncIterator[Platform]:
+    workdir = tmp_path_factory.mktemp("accreditation-platform")
+    base = _free_block()
+    env = {
+        **os.environ,
+        "INNOPARK_DATA_DIR": str(workdir / "data"),
+        "INNOPARK_PORT_BASE": str(base),
+        "INNOPARK_BROKER_PORT": str(base + 5),
+        "INNOPARK_PG_PORT": str(base + 6),
+        "BOOTSTRAP_ADMIN_EMAIL": ADMIN_EMAIL,
+        "BOOTSTRAP_ADMIN_PASSWORD": ADMIN_PASSWORD,
+        "NO_COLOR": "1",
+        "OUTBOX_POLL_INTERVAL_SECONDS": "1",
+        "EXPIRY_SWEEP_INTERVAL_SECONDS": "0.5",
+    }
+    env.pop("DATABASE_URL", None)
+    env.pop("KAFKA_BOOTSTRAP_SERVERS", None)
+    log_path = workdir / "platform.log"
+    log = open(log_path, "wb")  # noqa: SIM115 - the subprocess writes it
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "innopark_shared.devrun",
+        "up",
+        env=env,
+        stdout=log,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    platform = Platform(f"http://127.0.0.1:{base}", log_path, process)
+    deadline = time.monotonic() + 180
+    try:
+        while "Innopark is up" not in platform.log():
+            if process.returncode is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"platform did not come up:\n{platform.log()[-5000:]}")
+            await asyncio.sleep(0.3)
+        yield platform
+    finally:
+        if process.returncode is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                await asyncio.wait_for(process.wait(), timeout=90)
+            except TimeoutError:
+                process.kill()
+        log.close()
+
+
+def verifies(document: dict, public_key_pem: str) -> bool:
+    key = load_pem_public_key(public_key_pem.encode())
+    signatures = [document["signature"], document["status_signature"]]
+    if (
+        set(document)
+        - {"signature", "status_signature"}
+        - {f for s in signatures for f in s["signed_fields"]}
+    ):
+        return False
+    for sig in signatures:
+        if not set(sig["signed_fields"]) <= set(document):
+            return False
+        message = json.dumps(
+            {f: document[f] for f in sig["signed_fields"]},
+            sort_keys=True,
+            separators=(",", ":"),
+            ensure_ascii=False,
+        )
+        try:
+            key.verify(
+                base64.urlsafe_b64decode(sig["value"] + "=" * (-len(sig["value"]) % 4)),
+                message.encode(),
+            )
+        except (InvalidSignature, ValueError):
+            return False
+    return True
+
+
+async def test_manager_applies_expert_scores_operator_grants_anyone_verifies(platform):
+    operator = await platform.login(ADMIN_EMAIL, ADMIN_PASSWORD)
+    async with platform.client() as c:
+        r = await c.post(
+            "/api/v1/parks",
+            headers=operator,
+            json={
+                "name": "Technopolis Gousev",
+                "kind": "technopolis",
+                "country": "RU",
+                "region": "Kaliningrad",
+                "specializations": ["radio-electronics"],
+            },
+        )
+        assert r.status_code == 201, r.text
+        park = r.json()
+
+        async def known() -> bool:
+            return (await c.get(f"/api/v1/accreditation/parks/{park['id']}")).status_code == 200
+
+        assert await wait_until(known, timeout=10)
+
+    _, manager = await platform.user(operator, "park_manager", park_id=park["id"])
+    expert_id, expert = await platform.user(operator, "expert")
+    _, other_expert = await platform.user(operator, "expert")
+    other_park_id = str(uuid.uuid4())
+    _, stranger = await platform.user(operator, "park_manager", park_id=other_park_id)
+
+    async with platform.client() as c:
+        current = (await c.get("/api/v1/accreditation/catalogues/current")).json()
+        criteria = [x for h in current["headings"] for x in h["criteria"]]
+        r = await c.post(
+            "/api/v1/accreditation/applications",
+            headers=manager,
+            json={
+                "summary": "Fully private technopolis with a radio-electronics cluster",
+                "self_assessment": [
+                    {
+                        "criterion_id": x["id"],
+                        "score": x["scale_max"],
+                        "evidence": [{"title": "Lab complex", "url": "https://example.org/lab"}],
+                    }
+                    for x in criteria
+                ],
+            },
+        )
+        assert r.status_code == 201, r.text
+        app_url = r.headers["location"]
+        assert app_url.startswith("/api/v1/accreditation/applications/")
+        assert (await c.get(app_url, headers=stranger)).status_code == 404
+        r = await c.post(f"{app_url}/submit", headers=manager)
+        assert r.status_code == 200 and r.json()["status"] == "submitted", r.text
+
+        r = await c.post(f"{app_url}/experts", headers=operator, json={"expert_id": expert_id})
+        assert r.status_code == 200 and r.json()["status"] == "under_review", r.text
+
+        scores = [
+            {"criterion_id": x["id"], "score": x["scale_max"], "comment": "verified on site"}
+            for x in criteria
+        ]
+        r = await c.put(f"{app_url}/scores", headers=other_expert, json={"scores": scores})
+        assert r.status_code == 404, r.text
+        r = await c.put(
+            f"{app_url}/scores",
+            headers=expert,
+            json={"scores": [{**scores[0], "score": criteria[0]["scale_max"] + 1}]},
+        )
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "scores.0.score", r.text
+        r = await c.put(f"{app_url}/scores", headers=expert, json={"scores": scores})
+        assert r.status_code == 200 and r.json()["complete"] is True, r.text
+
+        r = await c.post(
+            f"{app_url}/decision",
+            headers=operator,
+            json={"outcome": "granted", "level": "gold", "reasons": "All criteria met"},
+        )
+        assert r.status_code == 200, r.text
+        number = r.json()["decision"]["certificate_number"]
+
+        # Public verification through the gateway, no token; offline with the public key.
+        r = await c.get(f"/api/v1/certificates/{number}")
+        assert r.status_code == 200, r.text
+        cert = r.json()
+        assert cert["status"] == "active" and cert["park_name"] == "Technopolis Gousev"
+        key = (await c.get("/api/v1/certificates/public-key")).json()["public_key_pem"]
+        assert verifies(cert, key)
+        assert not verifies({**cert, "level": "platinum"}, key)
+        accredited = (await c.get("/api/v1/accreditation/parks?accredited=true&limit=200")).json()
+        assert park["id"] in {p["park_id"] for p in accredited["items"]}
+
+        # An expiry date in the past: the certificate expires without anyone acting.
+        etag = (await c.get(f"/api/v1/certificates/{number}")).headers["etag"]
+        yesterday = (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
+        r = await c.patch(
+            f"/api/v1/certificates/{number}",
+            headers={**operator, "If-Match": etag},
+            json={"valid_until": yesterday},
+        )
+        assert r.status_code == 200, r.text
+
+        async def expired() -> bool:
+            return (await c.get(f"/api/v1/certificates/{number}")).json()["status"] == "expired"
+
+        assert await wait_until(expired, timeout=10)
+        state = (await c.get(f"/api/v1/accreditation/parks/{park['id']}")).json()
+        assert state["status"] == "expired"
