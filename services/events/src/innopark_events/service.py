@@ -8,11 +8,15 @@ exact: capacity is never exceeded, and the waitlist is served in arrival order (
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import json
 import secrets
 import uuid
+import weakref
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -471,11 +475,37 @@ def _check_registration_open(event: Event, at: datetime) -> None:
                                  registration_closes_at=closes.isoformat())
 
 
+@asynccontextmanager
+async def _event_gate(event_id: uuid.UUID) -> AsyncIterator[None]:
+    """Queue this process's seat operations on one event in memory, before they take a
+    database connection: in a burst, the requests waiting for the event's row lock would
+    otherwise hold every pooled connection and time out waiting for one. The row lock
+    still decides (several replicas); the gate is released before the commit, so the next
+    request is already waiting on the row when it is freed."""
+    gate = _gates.get(event_id)
+    if gate is None:
+        gate = _gates[event_id] = asyncio.Lock()
+    async with gate:
+        yield
+
+
+_gates: weakref.WeakValueDictionary[uuid.UUID, asyncio.Lock] = weakref.WeakValueDictionary()
+
+
 async def register(
     *, session: AsyncSession, principal: Principal | None, event_id: uuid.UUID,
     data: RegistrationCreate,
 ) -> tuple[Registration, str]:
     """Register a person; returns the registration and its private token (shown once)."""
+    async with _event_gate(event_id):
+        return await _register(session=session, principal=principal, event_id=event_id,
+                               data=data)
+
+
+async def _register(
+    *, session: AsyncSession, principal: Principal | None, event_id: uuid.UUID,
+    data: RegistrationCreate,
+) -> tuple[Registration, str]:
     event = await get_event(session=session, principal=principal, event_id=event_id, lock=True)
     _check_registration_open(event, now())
     if event.audience == Audience.MEMBERS:
@@ -605,6 +635,16 @@ def attendee_rows_query(event_id: uuid.UUID) -> sa.Select:
 
 
 async def cancel_registration(
+    *, session: AsyncSession, principal: Principal | None, event_id: uuid.UUID,
+    registration_id: uuid.UUID, token: str | None,
+) -> Registration:
+    async with _event_gate(event_id):
+        return await _cancel_registration(session=session, principal=principal,
+                                          event_id=event_id, registration_id=registration_id,
+                                          token=token)
+
+
+async def _cancel_registration(
     *, session: AsyncSession, principal: Principal | None, event_id: uuid.UUID,
     registration_id: uuid.UUID, token: str | None,
 ) -> Registration:
