@@ -21,6 +21,7 @@ SUSPENDED = "org.innopark.accreditation.certificate.suspended.v1"
 REINSTATED = "org.innopark.accreditation.certificate.reinstated.v1"
 REVOKED = "org.innopark.accreditation.certificate.revoked.v1"
 EXPIRED = "org.innopark.accreditation.certificate.expired.v1"
+AMENDED = "org.innopark.accreditation.certificate.amended.v1"
 
 
 def verify_offline(document: dict, public_key_pem: str) -> bool:
@@ -383,6 +384,8 @@ async def test_past_expiry_date_expires_on_its_own(flow, accreditation, certific
         assert park["id"] not in {p["park_id"] for p in accredited}
         # An expired certificate cannot be suspended or reported on.
         problem(await acc.post(f"{url}/suspend", json={"reason": "x"}, headers=flow.operator), 409)
+    amended = await certificate_events.wait_for(AMENDED, number=number)
+    assert amended["data"]["valid_until"] == yesterday and amended["data"]["status"] == "active"
     event = await certificate_events.wait_for(EXPIRED, number=number)
     assert event["key"] == park["id"] and event["data"]["status"] == "expired"
 

@@ -8,6 +8,7 @@ from uuid import UUID
 from innopark_shared.consumer import Subscriptions
 from innopark_shared.contracts.accreditation import (
     CERTIFICATES_TOPIC,
+    CertificateAmendedV1,
     CertificateExpiredV1,
     CertificateGrantedV1,
     CertificateReinstatedV1,
@@ -21,7 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from .models import Certificate, known_parks, metadata
 
-# Certificate granted / renewed / suspended / reinstated / revoked / expired, key = park_id,
+# Certificate granted / renewed / suspended / reinstated / revoked / expired / amended,
+# key = park_id,
 # each carrying the certificate's full state (the registry shows a park's accreditation).
 PUBLISHES: list[str] = [CERTIFICATES_TOPIC]
 
@@ -37,6 +39,7 @@ _BY_KIND = {
     "reinstated": CertificateReinstatedV1,
     "revoked": CertificateRevokedV1,
     "expired": CertificateExpiredV1,
+    "amended": CertificateAmendedV1,
 }
 
 

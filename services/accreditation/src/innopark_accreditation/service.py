@@ -1051,6 +1051,7 @@ async def update_certificate(
         )
     )
     await session.flush()
+    await publish_certificate(session, cert, "amended")
     return certificate_document(cert, signer), cert
 
 

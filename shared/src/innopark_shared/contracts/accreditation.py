@@ -54,3 +54,10 @@ class CertificateReinstatedV1(_CertificateState):
     do not know it skip it, so subscribe to keep a park's accreditation current)."""
 
     event_type = "org.innopark.accreditation.certificate.reinstated.v1"
+
+
+class CertificateAmendedV1(_CertificateState):
+    """An operator corrected a live certificate's validity (it was re-signed); the state is
+    the certificate's full state after the correction."""
+
+    event_type = "org.innopark.accreditation.certificate.amended.v1"
