@@ -3,8 +3,11 @@
 import asyncio
 import logging
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from innopark_shared.errors import problem
 from innopark_shared.web import create_service_app
+from sqlalchemy import exc as sa_exc
 
 from . import service
 from .api import router
@@ -27,8 +30,15 @@ async def lifecycle_sweep(app: FastAPI) -> None:
         await asyncio.sleep(settings.lifecycle_sweep_interval_seconds)
 
 
+async def _pool_exhausted(request: Request, exc: Exception) -> JSONResponse:
+    # Every pooled connection busy for pool_timeout: an overload, not a bug. Say so, and
+    # when to retry, instead of a bare 500. (Belongs in shared's handlers.)
+    return problem(503, slug="overloaded", detail="The service is overloaded; retry shortly",
+                   instance=request.url.path, headers={"Retry-After": "2"})
+
+
 def create_app() -> FastAPI:
-    return create_service_app(
+    app = create_service_app(
         settings=get_settings(),
         metadata=metadata,
         title="Innopark Events",
@@ -38,3 +48,5 @@ def create_app() -> FastAPI:
         publishes=PUBLISHES,
         background=[lifecycle_sweep],
     )
+    app.add_exception_handler(sa_exc.TimeoutError, _pool_exhausted)
+    return app
