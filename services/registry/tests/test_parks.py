@@ -317,3 +317,75 @@ async def test_change_feed_lists_changes_and_removals_in_order(api, token_issuer
     assert seqs == sorted(seqs)
     after = (await api.get("/api/v1/parks/changes", params={"since": feed["next_cursor"]})).json()
     assert all(i["park_id"] not in (a["id"], b["id"]) for i in after["items"])
+
+
+async def test_relevance_pages_have_no_duplicate_and_no_gap(api, token_issuer):
+    op = token_issuer.headers("operator")
+    region = unique("Relevance")
+    word = "zq" + uuid.uuid4().hex[:6]
+    ids = []
+    for i in range(23):
+        # Some names repeat the word (higher rank), many tie (same rank, ordered by id).
+        description = " ".join([word] * (i % 3 + 1)) + " laboratory"
+        body = park_body(name=f"Park {word} {i}", region=region, description=description)
+        ids.append((await api.post("/api/v1/parks", json=body, headers=op)).json()["id"])
+
+    seen, cursor = [], None
+    while True:
+        params = {"q": word, "region": region, "limit": 5}
+        if cursor:
+            params["cursor"] = cursor
+        body = (await api.get("/api/v1/parks", params=params)).json()
+        seen += [p["id"] for p in body["items"]]
+        cursor = body["next_cursor"]
+        if cursor is None:
+            break
+    assert len(seen) == len(set(seen)) == 23
+    assert set(seen) == set(ids)
+    # The parks that mention the word most come first.
+    assert set(seen[:7]) == {ids[i] for i in range(23) if i % 3 == 2}
+
+
+async def test_park_changes_are_published_with_full_state(api, registry, token_issuer):
+    import asyncio
+    import json
+
+    from aiokafka import AIOKafkaConsumer
+    from innopark_shared.contracts.registry import PARKS_TOPIC
+
+    op = token_issuer.headers("operator")
+    park = (await api.post("/api/v1/parks", json=park_body(), headers=op)).json()
+    await api.patch(
+        f"/api/v1/parks/{park['id']}", json={"city": "Kaliningrad", "name_en": "Gousev"}, headers=op
+    )
+    await api.delete(f"/api/v1/parks/{park['id']}", headers=op)
+
+    consumer = AIOKafkaConsumer(
+        PARKS_TOPIC,
+        group_id=None,
+        auto_offset_reset="earliest",
+        bootstrap_servers=registry.env["KAFKA_BOOTSTRAP_SERVERS"],
+    )
+    await consumer.start()
+    seen: list[tuple[str, dict]] = []
+    try:
+
+        async def collect() -> None:
+            while len(seen) < 3:
+                for records in (await consumer.getmany(timeout_ms=500)).values():
+                    seen.extend(
+                        (dict(r.headers)["ce_type"].decode(), json.loads(r.value))
+                        for r in records
+                        if r.key == park["id"].encode()
+                    )
+
+        await asyncio.wait_for(collect(), timeout=15)
+    finally:
+        await consumer.stop()
+    assert [t.split(".")[-2] for t, _ in seen] == ["created", "updated", "removed"]
+    updated = seen[1][1]
+    assert (updated["city"], updated["name_en"], updated["region"]) == (
+        "Kaliningrad",
+        "Gousev",
+        park["region"],
+    )
