@@ -104,6 +104,15 @@ async def test_list_with_cursor(client, token_issuer, h):
         if not cursor:
             break
     assert sorted(seen) == sorted(ids) and len(seen) == 5
+    later = (datetime.now(UTC) + timedelta(days=60)).isoformat()
+    none_later = (await client.get("/api/v1/events", params={"q": marker,
+                                                             "starts_after": later})).json()
+    assert none_later["items"] == []
+    window = (await client.get("/api/v1/events", params={"q": marker, "starts_before": later,
+                                                         "type": "training"})).json()
+    assert len(window["items"]) == 5
+    naive = await client.get("/api/v1/events", params={"starts_after": "2030-01-01T00:00:00"})
+    assert naive.status_code == 422
     assert (await client.get("/api/v1/events", params={"limit": 0})).status_code == 422
     bad = await client.get("/api/v1/events", params={"cursor": "not-a-cursor"})
     assert bad.status_code == 422

@@ -23,6 +23,8 @@ async def test_register_confirm_waitlist_and_cancel_by_token(client, token_issue
     assert second["status"] == "confirmed"
     assert (third["status"], fourth["status"]) == ("waitlisted", "waitlisted")
     assert third["ticket_code"] is None
+    queued = (await client.get(f"{url}/{fourth['id']}", params={"token": fourth["token"]})).json()
+    assert queued["waitlist_position"] == 2
 
     # The private token reads the registration; without it, it does not exist.
     mine = await client.get(f"{url}/{body['id']}", params={"token": body["token"]})
@@ -40,7 +42,8 @@ async def test_register_confirm_waitlist_and_cancel_by_token(client, token_issue
     promoted = (await client.get(f"{url}/{third['id']}", params={"token": third["token"]})).json()
     assert promoted["status"] == "confirmed" and promoted["ticket_code"]
     still = (await client.get(f"{url}/{fourth['id']}", headers=operator)).json()
-    assert still["status"] == "waitlisted"
+    assert still["status"] == "waitlisted" and still["waitlist_position"] == 1
+    assert promoted["waitlist_position"] is None
     seats = (await client.get(f"/api/v1/events/{event['id']}/seats")).json()
     assert seats == {"capacity": 2, "confirmed": 2, "attended": 0, "waitlisted": 1,
                      "pending": 0, "available": 0}

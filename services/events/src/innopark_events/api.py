@@ -10,6 +10,7 @@ from fastapi.responses import StreamingResponse
 from innopark_shared.auth import OptionalPrincipal, Principal, Role, require_roles
 from innopark_shared.db import SessionDep
 from innopark_shared.http import etag_of
+from pydantic import AwareDatetime
 
 from . import exports, service
 from .config import get_settings
@@ -112,6 +113,8 @@ async def list_events(
     upcoming: bool = False,
     host_park_id: UUID | None = None,
     q: Annotated[str | None, Query(max_length=200)] = None,
+    starts_after: AwareDatetime | None = None,
+    starts_before: AwareDatetime | None = None,
     format: Format = None,
 ):
     if _wants(request, format, "ics", ICS):
@@ -122,7 +125,7 @@ async def list_events(
     items, next_cursor = await service.list_events(
         session=session, principal=principal, limit=limit, cursor=cursor,
         type=type, status=status, audience=audience, upcoming=upcoming,
-        host_park_id=host_park_id, q=q,
+        host_park_id=host_park_id, q=q, starts_after=starts_after, starts_before=starts_before,
     )
     return EventPage(items=[_event_read(e) for e in items], next_cursor=next_cursor)
 
@@ -260,7 +263,9 @@ async def get_registration(
         session=session, principal=principal, event_id=event_id,
         registration_id=registration_id, token=token)
     _registration_response(response, registration)
-    return RegistrationRead.model_validate(registration)
+    position = await service.waitlist_position(session=session, registration=registration)
+    return RegistrationRead.model_validate(registration).model_copy(
+        update={"waitlist_position": position})
 
 
 @router.post("/events/{event_id}/registrations/{registration_id}/cancel",

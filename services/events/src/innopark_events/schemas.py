@@ -246,6 +246,8 @@ class RegistrationRead(BaseModel):
     decision_reason: str | None
     created_at: datetime
     updated_at: datetime
+    waitlist_position: int | None = Field(
+        default=None, description="On a single registration read: 1 = next to get a seat")
 
 
 class RegistrationCreated(RegistrationRead):

@@ -233,6 +233,8 @@ async def list_events(
     upcoming: bool = False,
     host_park_id: uuid.UUID | None = None,
     q: str | None = None,
+    starts_after: datetime | None = None,
+    starts_before: datetime | None = None,
 ) -> tuple[list[Event], str | None]:
     stmt = sa.select(Event)
     if principal is None:
@@ -248,6 +250,10 @@ async def list_events(
         stmt = stmt.where(Event.audience == audience)
     if host_park_id:
         stmt = stmt.where(Event.host_park_id == host_park_id)
+    if starts_after:
+        stmt = stmt.where(Event.starts_at >= starts_after)
+    if starts_before:
+        stmt = stmt.where(Event.starts_at < starts_before)
     if upcoming:
         stmt = stmt.where(Event.ends_at >= now()).where(
             Event.status.in_([EventStatus.PUBLISHED.value, EventStatus.REGISTRATION_CLOSED.value])
@@ -599,6 +605,19 @@ async def get_registration(
     if not allowed:
         raise missing
     return event, registration
+
+
+async def waitlist_position(*, session: AsyncSession, registration: Registration) -> int | None:
+    """1 for the next to be promoted; None unless waitlisted."""
+    if registration.status != RegistrationStatus.WAITLISTED:
+        return None
+    ahead = (await session.execute(
+        sa.select(sa.func.count()).select_from(Registration)
+        .where(Registration.event_id == registration.event_id)
+        .where(Registration.status == RegistrationStatus.WAITLISTED.value)
+        .where(Registration.seq < registration.seq)
+    )).scalar_one()
+    return ahead + 1
 
 
 async def list_registrations(
