@@ -610,3 +610,46 @@ async def test_catalogue_versions_pin_applications(flow, accreditation):
         third = await flow.park()
         new_app = await flow.reviewed_application(third["id"])
         assert new_app["catalogue_id"] == draft["id"]
+
+
+async def test_bad_input_is_a_422_problem_never_a_500(flow, accreditation):
+    async with accreditation.client() as acc:
+        for url in (
+            "/api/v1/certificates?cursor=not-a-cursor",
+            "/api/v1/certificates?cursor=WyJ4IiwieSJd",  # a list, but not of this collection
+            "/api/v1/certificates?limit=0",
+            "/api/v1/certificates?limit=201",
+            "/api/v1/certificates?status=glowing",
+            "/api/v1/accreditation/parks?accredited=perhaps",
+            "/api/v1/accreditation/catalogues/not-a-uuid",
+        ):
+            body = problem(await acc.get(url), 422)
+            assert body["errors"], url
+        r = await acc.post(
+            "/api/v1/accreditation/applications",
+            headers=flow.manager(str(uuid.uuid4())),
+            json={"self_assessment": [{"criterion_id": "x", "score": "high"}]},
+        )
+        fields = {e["field"] for e in problem(r, 422)["errors"]}
+        assert fields == {"self_assessment.0.criterion_id", "self_assessment.0.score"}
+        r = await acc.post(
+            "/api/v1/accreditation/applications",
+            headers=flow.manager(str(uuid.uuid4())),
+            json={"unknown": 1},
+        )
+        assert problem(r, 422)["errors"][0]["field"] == "unknown"
+
+
+async def test_unassigned_expert_loses_access_and_scores(flow, accreditation):
+    park = await flow.park()
+    app = await flow.reviewed_application(park["id"])
+    base = f"/api/v1/accreditation/applications/{app['id']}"
+    async with accreditation.client() as acc:
+        before = (await acc.get(f"{base}/assessment", headers=flow.operator)).json()
+        assert before["complete"] is True
+        r = await acc.delete(f"{base}/experts/{app['expert_id']}", headers=flow.operator)
+        assert r.status_code == 204, r.text
+        problem(await acc.get(base, headers=flow.expert(app["expert_id"])), 404)
+        after = (await acc.get(f"{base}/assessment", headers=flow.operator)).json()
+        assert after["complete"] is False and after["total"] is None and after["experts"] == []
+        problem(await acc.delete(f"{base}/experts/{app['expert_id']}", headers=flow.operator), 404)
