@@ -240,6 +240,15 @@ async def test_manager_applies_expert_scores_operator_grants_anyone_verifies(pla
         accredited = (await c.get("/api/v1/accreditation/parks?accredited=true&limit=200")).json()
         assert park["id"] in {p["park_id"] for p in accredited["items"]}
 
+        # The registry shows the park as accredited, and its search finds it.
+        async def registry_shows(status: str) -> bool:
+            shown = (await c.get(f"/api/v1/parks/{park['id']}")).json()["accreditation"]
+            return shown["status"] == status and shown["certificate_number"] == number
+
+        assert await wait_until(lambda: registry_shows("active"), timeout=10)
+        found = (await c.get("/api/v1/parks?accredited=true&limit=200")).json()
+        assert park["id"] in {p["id"] for p in found["items"]}
+
         # An expiry date in the past: the certificate expires without anyone acting.
         etag = (await c.get(f"/api/v1/certificates/{number}")).headers["etag"]
         yesterday = (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
@@ -256,3 +265,7 @@ async def test_manager_applies_expert_scores_operator_grants_anyone_verifies(pla
         assert await wait_until(expired, timeout=10)
         state = (await c.get(f"/api/v1/accreditation/parks/{park['id']}")).json()
         assert state["status"] == "expired"
+        # ...and the registry follows.
+        assert await wait_until(lambda: registry_shows("expired"), timeout=10)
+        found = (await c.get("/api/v1/parks?accredited=true&limit=200")).json()
+        assert park["id"] not in {p["id"] for p in found["items"]}
