@@ -218,3 +218,42 @@ async def test_admission_and_departure_are_published(api, registry, token_issuer
         "org.innopark.registry.resident.left.v1",
     ]
     assert seen[0][1]["park_id"] == park["id"] and seen[0][1]["technologies"] == ["robotics"]
+
+
+async def test_residents_filters_and_csv_export(api, token_issuer):
+    import csv
+    import io
+
+    op = token_issuer.headers("operator")
+    park = await _park(api, op)
+    for name, tech, stage in [
+        ("Alpha", ["ai", "robotics"], "startup"),
+        ("Beta", ["pharma"], "sme"),
+        ("Gamma", ["ai"], "large"),
+    ]:
+        response = await api.post(
+            f"/api/v1/parks/{park['id']}/residents",
+            headers=op,
+            json={"name": name, "technologies": tech, "stage": stage},
+        )
+        assert response.status_code == 201
+
+    base = f"/api/v1/parks/{park['id']}/residents"
+    ai = await api.get(base, params={"technology": "ai"})
+    assert [r["name"] for r in ai.json()["items"]] == ["Alpha", "Gamma"]
+    sme = await api.get("/api/v1/residents", params={"park_id": park["id"], "stage": "sme"})
+    assert [r["name"] for r in sme.json()["items"]] == ["Beta"]
+    assert (await api.get(base, params={"stage": "giant"})).status_code == 422
+
+    exported = await api.get(base, headers={"Accept": "text/csv"})
+    assert exported.status_code == 200
+    assert exported.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(exported.text)))
+    assert [(r["name"], r["technologies"]) for r in rows] == [
+        ("Alpha", "ai;robotics"),
+        ("Beta", "pharma"),
+        ("Gamma", "ai"),
+    ]
+    by_format = await api.get(base, params={"format": "csv", "technology": "pharma"})
+    assert [r["name"] for r in csv.DictReader(io.StringIO(by_format.text))] == ["Beta"]
+    assert (await api.get(f"/api/v1/parks/{uuid.uuid4()}/residents")).status_code == 404

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from innopark_shared.auth import CurrentPrincipal, OperatorPrincipal
 from innopark_shared.db import SessionDep
+from innopark_shared.errors import Unprocessable
 from innopark_shared.http import etag_of
 
 from . import exports, service
@@ -37,10 +38,10 @@ from .schemas import (
     ParkSuggestions,
     ParkUpdate,
     ResidentCreate,
+    ResidentFilters,
     ResidentLeave,
     ResidentPage,
     ResidentRead,
-    ResidentStage,
     ResidentUpdate,
     StatsGroupBy,
     StatsRead,
@@ -60,6 +61,11 @@ class ExportFormat(StrEnum):
     JSON = "json"
     CSV = "csv"
     GEOJSON = "geojson"
+
+
+ExportFormatQuery = Annotated[
+    ExportFormat | None, Query(description="Export instead of a JSON page")
+]
 
 
 def _tagged(response: Response, obj: Any) -> None:
@@ -242,36 +248,56 @@ async def admit_resident(
     return ResidentRead.model_validate(resident)
 
 
-class ResidentStatus(StrEnum):
-    ACTIVE = "active"
-    LEFT = "left"
+def _residents_export(
+    request: Request,
+    filters: ResidentFilters,
+    format: ExportFormat | None,  # noqa: A002
+) -> StreamingResponse | None:
+    if format is None and CSV in request.headers.get("accept", ""):
+        format = ExportFormat.CSV  # noqa: A001
+    if format is ExportFormat.GEOJSON:
+        raise Unprocessable(
+            "Residents export as CSV only",
+            errors=[
+                {
+                    "field": "format",
+                    "location": ["query", "format"],
+                    "message": "geojson is for parks",
+                    "type": "value_error",
+                }
+            ],
+        )
+    if format is ExportFormat.CSV:
+        return StreamingResponse(
+            exports.residents_csv(request.app.state.database, filters),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="residents.csv"'},
+        )
+    return None
 
 
 @router.get(
     "/parks/{park_id}/residents",
     response_model=ResidentPage,
     tags=["residents"],
-    summary="A park's residents (public)",
+    summary="A park's residents (public); CSV by Accept or ?format=csv",
+    responses={200: {"content": {CSV: {}}}},
 )
 async def list_park_residents(
     park_id: UUID,
+    request: Request,
     session: SessionDep,
-    q: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
-    technology: Annotated[list[str] | None, Query(max_length=20)] = None,
-    stage: ResidentStage | None = None,
-    status: ResidentStatus | None = None,
+    filters: Annotated[ResidentFilters, Query()],
     limit: Limit = 50,
     cursor: Cursor = None,
-) -> ResidentPage:
+    format: ExportFormatQuery = None,  # noqa: A002
+) -> Any:
+    filters = filters.model_copy(update={"park_id": park_id})
+    await service.get_park(session=session, park_id=park_id)
+    if exported := _residents_export(request, filters, format):
+        return exported
     items, next_cursor = await service.list_residents(
-        session=session,
-        park_id=park_id,
-        q=q,
-        technology=technology,
-        stage=stage,
-        status=status,
-        limit=limit,
-        cursor=cursor,
+        session=session, filters=filters, limit=limit, cursor=cursor
     )
     return ResidentPage(
         items=[ResidentRead.model_validate(r) for r in items], next_cursor=next_cursor
@@ -282,27 +308,21 @@ async def list_park_residents(
     "/residents",
     response_model=ResidentPage,
     tags=["residents"],
-    summary="Search residents across parks (public)",
+    summary="Search residents across parks (public); CSV by Accept or ?format=csv",
+    responses={200: {"content": {CSV: {}}}},
 )
 async def list_residents(
+    request: Request,
     session: SessionDep,
-    q: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
-    park_id: UUID | None = None,
-    technology: Annotated[list[str] | None, Query(max_length=20)] = None,
-    stage: ResidentStage | None = None,
-    status: ResidentStatus | None = None,
+    filters: Annotated[ResidentFilters, Query()],
     limit: Limit = 50,
     cursor: Cursor = None,
-) -> ResidentPage:
+    format: ExportFormatQuery = None,  # noqa: A002
+) -> Any:
+    if exported := _residents_export(request, filters, format):
+        return exported
     items, next_cursor = await service.list_residents(
-        session=session,
-        park_id=park_id,
-        q=q,
-        technology=technology,
-        stage=stage,
-        status=status,
-        limit=limit,
-        cursor=cursor,
+        session=session, filters=filters, limit=limit, cursor=cursor
     )
     return ResidentPage(
         items=[ResidentRead.model_validate(r) for r in items], next_cursor=next_cursor

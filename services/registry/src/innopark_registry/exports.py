@@ -13,9 +13,9 @@ from typing import Any
 
 from innopark_shared.db import Database
 
-from .models import Park
-from .schemas import ParkFilters, accreditation_of
-from .service import stream_parks
+from .models import Park, Resident
+from .schemas import ParkFilters, ResidentFilters, accreditation_of
+from .service import stream_parks, stream_residents
 
 CSV_COLUMNS = [
     "id",
@@ -84,20 +84,82 @@ def _csv_row(park: Park) -> list[Any]:
     ]
 
 
-async def parks_csv(database: Database, filters: ParkFilters) -> AsyncIterator[bytes]:
+async def _csv(header: list[str], rows: AsyncIterator[list[Any]]) -> AsyncIterator[bytes]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(CSV_COLUMNS)
-    rows = 0
-    async with database.transaction() as session:
-        async for park in stream_parks(session=session, filters=filters):
-            writer.writerow(["" if v is None else v for v in _csv_row(park)])
-            rows += 1
-            if rows % ROWS_PER_CHUNK == 0:
-                yield buffer.getvalue().encode()
-                buffer.seek(0)
-                buffer.truncate()
+    writer.writerow(header)
+    count = 0
+    async for row in rows:
+        writer.writerow(["" if v is None else v for v in row])
+        count += 1
+        if count % ROWS_PER_CHUNK == 0:
+            yield buffer.getvalue().encode()
+            buffer.seek(0)
+            buffer.truncate()
     yield buffer.getvalue().encode()
+
+
+async def parks_csv(database: Database, filters: ParkFilters) -> AsyncIterator[bytes]:
+    async def rows() -> AsyncIterator[list[Any]]:
+        async with database.transaction() as session:
+            async for park in stream_parks(session=session, filters=filters):
+                yield _csv_row(park)
+
+    async for chunk in _csv(CSV_COLUMNS, rows()):
+        yield chunk
+
+
+RESIDENT_CSV_COLUMNS = [
+    "id",
+    "park_id",
+    "name",
+    "name_en",
+    "legal_id",
+    "stage",
+    "technologies",
+    "sectors",
+    "employees",
+    "products_count",
+    "patents_count",
+    "know_how_count",
+    "website",
+    "contact_email",
+    "admitted_on",
+    "left_on",
+    "status",
+]
+
+
+def _resident_row(r: Resident) -> list[Any]:
+    return [
+        r.id,
+        r.park_id,
+        r.name,
+        r.name_en,
+        r.legal_id,
+        r.stage,
+        ";".join(r.technologies),
+        ";".join(r.sectors),
+        r.employees,
+        r.products_count,
+        r.patents_count,
+        r.know_how_count,
+        r.website,
+        r.contact_email,
+        r.admitted_on,
+        r.left_on,
+        r.status,
+    ]
+
+
+async def residents_csv(database: Database, filters: ResidentFilters) -> AsyncIterator[bytes]:
+    async def rows() -> AsyncIterator[list[Any]]:
+        async with database.transaction() as session:
+            async for resident in stream_residents(session=session, filters=filters):
+                yield _resident_row(resident)
+
+    async for chunk in _csv(RESIDENT_CSV_COLUMNS, rows()):
+        yield chunk
 
 
 def _feature(park: Park) -> dict[str, Any]:

@@ -546,3 +546,16 @@ class ParkFilters(BaseModel):
     @classmethod
     def _strip(cls, value: str | None) -> str | None:
         return value.strip() or None if value is not None else None
+
+
+class ResidentStatus(StrEnum):
+    ACTIVE = "active"
+    LEFT = "left"
+
+
+class ResidentFilters(BaseModel):
+    q: str | None = Field(default=None, min_length=1, max_length=200)
+    park_id: UUID | None = None
+    technology: list[Tag] | None = Field(default=None, max_length=20)
+    stage: ResidentStage | None = None
+    status: ResidentStatus | None = None

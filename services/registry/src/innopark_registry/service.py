@@ -48,6 +48,7 @@ from .schemas import (
     ParkSort,
     ParkUpdate,
     ResidentCreate,
+    ResidentFilters,
     ResidentLeave,
     ResidentUpdate,
     StatsGroupBy,
@@ -562,32 +563,31 @@ async def resident_leaves(
     return resident
 
 
-async def list_residents(
-    *,
-    session: AsyncSession,
-    park_id: UUID | None,
-    q: str | None,
-    technology: list[str] | None,
-    stage: str | None,
-    status: str | None,
-    limit: int,
-    cursor: str | None,
-) -> tuple[list[Resident], str | None]:
+def resident_conditions(filters: ResidentFilters) -> list[sa.ColumnElement[bool]]:
     where: list[sa.ColumnElement[bool]] = []
-    if park_id:
-        await get_park(session=session, park_id=park_id)
-        where.append(Resident.park_id == park_id)
-    if q:
-        await plan_search_with_its_words(session)
-        where.append(Resident.search_vector.op("@@")(tsquery(q)))
-    if technology:
+    if filters.park_id:
+        where.append(Resident.park_id == filters.park_id)
+    if filters.q:
+        where.append(Resident.search_vector.op("@@")(tsquery(filters.q)))
+    if filters.technology:
         where.append(
-            Resident.technologies.op("&&")(sa.cast(technology, Resident.technologies.type))
+            Resident.technologies.op("&&")(sa.cast(filters.technology, Resident.technologies.type))
         )
-    if stage:
-        where.append(Resident.stage == stage)
-    if status:
-        where.append(Resident.status == status)
+    if filters.stage:
+        where.append(Resident.stage == filters.stage.value)
+    if filters.status:
+        where.append(Resident.status == filters.status.value)
+    return where
+
+
+async def list_residents(
+    *, session: AsyncSession, filters: ResidentFilters, limit: int, cursor: str | None
+) -> tuple[list[Resident], str | None]:
+    if filters.park_id:
+        await get_park(session=session, park_id=filters.park_id)
+    if filters.q:
+        await plan_search_with_its_words(session)
+    where = resident_conditions(filters)
     if cursor:
         name, last_id = decode_cursor(cursor, 2)
         where.append(
@@ -608,6 +608,19 @@ async def list_residents(
         encode_cursor(rows[limit - 1].name, str(rows[limit - 1].id)) if len(rows) > limit else None
     )
     return rows[:limit], next_cursor
+
+
+async def stream_residents(
+    *, session: AsyncSession, filters: ResidentFilters, chunk: int = 500
+) -> AsyncIterator[Resident]:
+    stmt = (
+        sa.select(Resident)
+        .where(*resident_conditions(filters))
+        .order_by(Resident.name, Resident.id)
+        .execution_options(yield_per=chunk)
+    )
+    async for resident in await session.stream_scalars(stmt):
+        yield resident
 
 
 # -- clusters ---------------------------------------------------------------------------
