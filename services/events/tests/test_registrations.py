@@ -77,6 +77,12 @@ async def test_refusals_are_clear_problems(client, token_issuer, h):
 
     invalid = await client.post(url, json={"full_name": "X", "email": "not-an-email"})
     assert invalid.status_code == 422 and invalid.json()["errors"][0]["field"] == "email"
+    nul = await client.post(url, json=h.person(full_name="Anna\u0000Ivanova"))
+    assert nul.status_code == 422 and nul.json()["errors"][0]["field"] == "full_name"
+    nul_code = await client.post(f"/api/v1/events/{event['id']}/check-in",
+                                 json={"ticket_code": "a\u0000b"}, headers=operator)
+    assert nul_code.status_code == 422
+    assert (await client.get("/api/v1/events", params={"q": "a\x00b"})).status_code == 422
     missing = await client.post(url, json={"email": "a@example.org"})
     assert missing.status_code == 422 and missing.json()["errors"][0]["field"] == "full_name"
     assert (await client.post(f"/api/v1/events/{uuid.uuid4()}/registrations",

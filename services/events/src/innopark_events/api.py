@@ -112,7 +112,7 @@ async def list_events(
     audience: Literal["public", "members"] | None = None,
     upcoming: bool = False,
     host_park_id: UUID | None = None,
-    q: Annotated[str | None, Query(max_length=200)] = None,
+    q: Annotated[str | None, Query(max_length=200, pattern=r"^[^\x00]*$")] = None,
     starts_after: AwareDatetime | None = None,
     starts_before: AwareDatetime | None = None,
     format: Format = None,

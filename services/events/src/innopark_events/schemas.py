@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -15,6 +15,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    field_validator,
     model_validator,
 )
 
@@ -80,8 +81,21 @@ Email = Annotated[str, StringConstraints(strip_whitespace=True, max_length=320,
 Text300 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
 
 
-class _EventFields(BaseModel):
+class _Input(BaseModel):
+    """Request bodies: unknown fields refused, and no NUL characters (PostgreSQL cannot
+    store them in text, and bad input must be a 422, not a 500)."""
+
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("must not contain NUL characters")
+        return value
+
+
+class _EventFields(_Input):
 
     description: str | None = Field(default=None, max_length=20_000)
     format: EventFormat = EventFormat.IN_PERSON
@@ -116,7 +130,7 @@ class EventCreate(_EventFields):
         return self
 
 
-class EventUpdate(BaseModel):
+class EventUpdate(_Input):
     """Fields to change; absent fields stay as they are."""
 
     model_config = ConfigDict(extra="forbid")
@@ -177,7 +191,7 @@ class EventPage(BaseModel):
     next_cursor: str | None
 
 
-class EventCancel(BaseModel):
+class EventCancel(_Input):
     model_config = ConfigDict(extra="forbid")
     reason: str | None = Field(default=None, max_length=2000)
 
@@ -191,8 +205,8 @@ class SeatCounts(BaseModel):
     available: int
 
 
-class TravelDetailsWrite(BaseModel):
-    model_config = ConfigDict(extra="forbid", from_attributes=True)
+class TravelDetailsWrite(_Input):
+    model_config = ConfigDict(extra="forbid", from_attributes=True)  # also read from rows
 
     passport_name: Text300 = Field(description="Name exactly as in the passport (Latin letters)")
     nationality: CountryCode
@@ -219,7 +233,7 @@ class TravelDetailsRead(TravelDetailsWrite):
     updated_at: datetime
 
 
-class RegistrationCreate(BaseModel):
+class RegistrationCreate(_Input):
     model_config = ConfigDict(extra="forbid")
 
     full_name: Text300
@@ -262,12 +276,12 @@ class RegistrationPage(BaseModel):
     next_cursor: str | None
 
 
-class RegistrationDecision(BaseModel):
+class RegistrationDecision(_Input):
     model_config = ConfigDict(extra="forbid")
     reason: str | None = Field(default=None, max_length=2000)
 
 
-class CheckIn(BaseModel):
+class CheckIn(_Input):
     model_config = ConfigDict(extra="forbid")
     ticket_code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
                                                   max_length=64)]

@@ -267,6 +267,8 @@ async def list_events(
         starts, last_id = decode_cursor(cursor, 2)
         try:
             key = (datetime.fromisoformat(starts), uuid.UUID(last_id))
+            if key[0].tzinfo is None:
+                raise ValueError
         except ValueError:
             decode_cursor("", 2)  # raises the cursor problem
         stmt = stmt.where(sa.tuple_(Event.starts_at, Event.id) > sa.tuple_(*key))
