@@ -8,7 +8,9 @@ from datetime import UTC, date, datetime, timedelta
 
 from innopark_shared.contracts.accreditation import (
     CERTIFICATES_TOPIC,
+    CertificateAmendedV1,
     CertificateGrantedV1,
+    CertificateReinstatedV1,
     CertificateSuspendedV1,
 )
 from innopark_shared.kafka import Envelope, make_producer
@@ -204,6 +206,24 @@ async def test_certificate_events_show_the_parks_accreditation(api, registry, to
     assert await wait_until(lambda: status_is("suspended"), timeout=15)
     accredited = await api.get("/api/v1/parks", params={"region": region, "accredited": "true"})
     assert accredited.json()["items"] == []
+
+    await _send_certificate_event(
+        registry, CertificateReinstatedV1(**state, status="active", occurred_at=datetime.now(UTC))
+    )
+    assert await wait_until(lambda: status_is("active"), timeout=15)
+    later = date.today() + timedelta(days=2000)
+    await _send_certificate_event(
+        registry,
+        CertificateAmendedV1(
+            **{**state, "valid_until": later}, status="active", occurred_at=datetime.now(UTC)
+        ),
+    )
+
+    async def valid_until_is_later() -> bool:
+        body = (await api.get(f"/api/v1/parks/{park['id']}")).json()
+        return body["accreditation"]["valid_until"] == later.isoformat()
+
+    assert await wait_until(valid_until_is_later, timeout=15)
 
 
 async def test_clusters_and_agreements(api, token_issuer):

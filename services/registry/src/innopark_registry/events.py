@@ -5,8 +5,10 @@ from __future__ import annotations
 from innopark_shared.consumer import HandlerContext, Subscriptions
 from innopark_shared.contracts import IntegrationEvent
 from innopark_shared.contracts.accreditation import (
+    CertificateAmendedV1,
     CertificateExpiredV1,
     CertificateGrantedV1,
+    CertificateReinstatedV1,
     CertificateRenewedV1,
     CertificateRevokedV1,
     CertificateSuspendedV1,
@@ -45,6 +47,8 @@ async def publish(session: AsyncSession, event: IntegrationEvent) -> None:
 @subscriptions.on(CertificateSuspendedV1)
 @subscriptions.on(CertificateRevokedV1)
 @subscriptions.on(CertificateExpiredV1)
+@subscriptions.on(CertificateReinstatedV1)
+@subscriptions.on(CertificateAmendedV1)
 async def on_certificate_changed(event: CertificateGrantedV1, ctx: HandlerContext) -> None:
     from .service import apply_certificate  # service imports publish() from here
 
