@@ -137,3 +137,35 @@ async def test_time_moves_events_on(client, token_issuer, h):
         starts_at=past.isoformat(), ends_at=(past + timedelta(hours=2)).isoformat()))
     refused = await client.post(f"/api/v1/events/{over.json()['id']}/publish", headers=operator)
     assert refused.status_code == 409
+
+
+async def test_programme_sessions(client, token_issuer, h):
+    operator = token_issuer.headers("operator")
+    event = await h.published_event(client, operator)
+    url = f"/api/v1/events/{event['id']}/sessions"
+    start = datetime.fromisoformat(event["starts_at"])
+    slots = []
+    for hours, title in ((2, "Clusters and engineering centres"), (0, "Opening plenary")):
+        answer = await client.post(url, headers=operator, json={
+            "title": title, "starts_at": (start + timedelta(hours=hours)).isoformat(),
+            "ends_at": (start + timedelta(hours=hours + 1)).isoformat(),
+            "speakers": ["Ingria Business Incubator"], "room": "Hall A", "language": "ru"})
+        assert answer.status_code == 201, answer.text
+        slots.append(answer.json()["id"])
+    outside = await client.post(url, headers=operator, json={
+        "title": "Too late", "starts_at": (start + timedelta(hours=9)).isoformat(),
+        "ends_at": (start + timedelta(hours=10)).isoformat()})
+    assert outside.status_code == 422
+    anonymous = await client.post(url, json={
+        "title": "x", "starts_at": start.isoformat(),
+        "ends_at": (start + timedelta(hours=1)).isoformat()})
+    assert anonymous.status_code == 401
+
+    page = (await client.get(url, params={"limit": 1})).json()
+    assert page["items"][0]["title"] == "Opening plenary" and page["next_cursor"]
+    rest = (await client.get(url, params={"cursor": page["next_cursor"]})).json()
+    assert [s["title"] for s in rest["items"]] == ["Clusters and engineering centres"]
+
+    assert (await client.delete(f"{url}/{slots[0]}", headers=operator)).status_code == 204
+    assert (await client.delete(f"{url}/{slots[0]}", headers=operator)).status_code == 404
+    assert len((await client.get(url)).json()["items"]) == 1

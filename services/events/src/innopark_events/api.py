@@ -31,6 +31,9 @@ from .schemas import (
     RegistrationRead,
     RegistrationStatus,
     SeatCounts,
+    SessionCreate,
+    SessionPage,
+    SessionRead,
     TravelDetailsRead,
     TravelDetailsWrite,
 )
@@ -196,6 +199,38 @@ async def cancel_event(event_id: UUID, session: SessionDep, principal: Organiser
 async def get_seats(event_id: UUID, session: SessionDep,
                     principal: OptionalPrincipal) -> SeatCounts:
     return await service.seat_counts(session=session, principal=principal, event_id=event_id)
+
+
+# -- programme sessions --------------------------------------------------------------
+
+
+@router.post("/events/{event_id}/sessions", status_code=201, response_model=SessionRead,
+             summary="Add a session to the event's programme (organiser)")
+async def add_session(event_id: UUID, data: SessionCreate, session: SessionDep,
+                      principal: OrganiserPrincipal, response: Response) -> SessionRead:
+    item = await service.add_session(session=session, principal=principal, event_id=event_id,
+                                     data=data)
+    response.headers["Location"] = f"/api/v1/events/{event_id}/sessions/{item.id}"
+    return SessionRead.model_validate(item)
+
+
+@router.get("/events/{event_id}/sessions", response_model=SessionPage,
+            summary="The event's programme, in time order")
+async def list_sessions(event_id: UUID, session: SessionDep, principal: OptionalPrincipal,
+                        limit: Limit = 50, cursor: Cursor = None) -> SessionPage:
+    items, next_cursor = await service.list_sessions(
+        session=session, principal=principal, event_id=event_id, limit=limit, cursor=cursor)
+    return SessionPage(items=[SessionRead.model_validate(i) for i in items],
+                       next_cursor=next_cursor)
+
+
+@router.delete("/events/{event_id}/sessions/{session_id}", status_code=204,
+               summary="Remove a session from the programme (organiser)")
+async def remove_session(event_id: UUID, session_id: UUID, session: SessionDep,
+                         principal: OrganiserPrincipal) -> Response:
+    await service.remove_session(session=session, principal=principal, event_id=event_id,
+                                 session_id=session_id)
+    return Response(status_code=204)
 
 
 # -- registrations -------------------------------------------------------------------

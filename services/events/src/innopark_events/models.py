@@ -126,3 +126,26 @@ class TravelDetails(Base):
     stay_from: Mapped[date] = mapped_column(sa.Date)
     stay_to: Mapped[date] = mapped_column(sa.Date)
     updated_at: Mapped[datetime] = mapped_column(TIMESTAMPTZ, server_default=sa.func.now())
+
+
+class AgendaSession(Base):
+    """One slot of an event's programme (a panel, a workshop, a site visit)."""
+
+    __tablename__ = "sessions"
+    __table_args__ = (
+        sa.CheckConstraint("ends_at > starts_at", name="ends_after_start"),
+        sa.Index("ix_sessions_event_starts", "event_id", "starts_at", "id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    event_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), sa.ForeignKey(f"{SCHEMA}.events.id", ondelete="CASCADE")
+    )
+    title: Mapped[str] = mapped_column(sa.String(300))
+    description: Mapped[str | None] = mapped_column(sa.Text)
+    starts_at: Mapped[datetime] = mapped_column(TIMESTAMPTZ)
+    ends_at: Mapped[datetime] = mapped_column(TIMESTAMPTZ)
+    room: Mapped[str | None] = mapped_column(sa.String(200))
+    speakers: Mapped[list[str]] = mapped_column(ARRAY(sa.String(300)), default=list)
+    language: Mapped[str | None] = mapped_column(sa.String(8))
+    created_at: Mapped[datetime] = mapped_column(TIMESTAMPTZ, server_default=sa.func.now())

@@ -285,3 +285,39 @@ class CheckIn(_Input):
     model_config = ConfigDict(extra="forbid")
     ticket_code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
                                                   max_length=64)]
+
+
+class SessionCreate(_Input):
+    title: Text300
+    description: str | None = Field(default=None, max_length=10_000)
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    room: str | None = Field(default=None, max_length=200)
+    speakers: list[Annotated[str, StringConstraints(min_length=1, max_length=300)]] = Field(
+        default_factory=list, max_length=50)
+    language: LanguageCode | None = None
+
+    @model_validator(mode="after")
+    def _times(self) -> SessionCreate:
+        if self.ends_at <= self.starts_at:
+            raise ValueError("ends_at must be after starts_at")
+        return self
+
+
+class SessionRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: UUID
+    event_id: UUID
+    title: str
+    description: str | None
+    starts_at: datetime
+    ends_at: datetime
+    room: str | None
+    speakers: list[str]
+    language: str | None
+
+
+class SessionPage(BaseModel):
+    items: list[SessionRead]
+    next_cursor: str | None

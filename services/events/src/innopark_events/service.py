@@ -49,7 +49,14 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .events import publish
-from .models import Event, Registration, TravelDetails, known_parks, known_residents
+from .models import (
+    AgendaSession,
+    Event,
+    Registration,
+    TravelDetails,
+    known_parks,
+    known_residents,
+)
 from .schemas import (
     TRAVEL_TYPES,
     Audience,
@@ -59,6 +66,7 @@ from .schemas import (
     RegistrationCreate,
     RegistrationStatus,
     SeatCounts,
+    SessionCreate,
     TravelDetailsWrite,
 )
 
@@ -868,3 +876,58 @@ async def sweep_lifecycle(*, session: AsyncSession, batch: int = 100) -> tuple[i
                                                 attended=attended))
     await session.flush()
     return len(closing), len(ending)
+
+
+# -- programme sessions --------------------------------------------------------------
+
+
+async def add_session(
+    *, session: AsyncSession, principal: Principal, event_id: uuid.UUID, data: SessionCreate
+) -> AgendaSession:
+    event = await _organised_event(session, principal, event_id)
+    if event.status not in EDITABLE:
+        raise InvalidTransition(f"The programme of a {event.status} event is closed")
+    if data.starts_at < event.starts_at or data.ends_at > event.ends_at:
+        raise _bad_field("starts_at", "a session must lie within the event's start and end")
+    item = AgendaSession(event_id=event.id, **data.model_dump())
+    session.add(item)
+    await session.flush()
+    return item
+
+
+async def list_sessions(
+    *, session: AsyncSession, principal: Principal | None, event_id: uuid.UUID, limit: int,
+    cursor: str | None,
+) -> tuple[list[AgendaSession], str | None]:
+    event = await get_event(session=session, principal=principal, event_id=event_id)
+    stmt = sa.select(AgendaSession).where(AgendaSession.event_id == event.id)
+    if cursor:
+        starts, last_id = decode_cursor(cursor, 2)
+        try:
+            key = (datetime.fromisoformat(starts), uuid.UUID(last_id))
+            if key[0].tzinfo is None:
+                raise ValueError
+        except ValueError:
+            decode_cursor("", 2)
+        stmt = stmt.where(sa.tuple_(AgendaSession.starts_at, AgendaSession.id) > sa.tuple_(*key))
+    stmt = stmt.order_by(AgendaSession.starts_at, AgendaSession.id).limit(limit + 1)
+    rows = list((await session.execute(stmt)).scalars())
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = encode_cursor(rows[-1].starts_at, rows[-1].id)
+    return rows, next_cursor
+
+
+async def remove_session(
+    *, session: AsyncSession, principal: Principal, event_id: uuid.UUID, session_id: uuid.UUID
+) -> None:
+    event = await _organised_event(session, principal, event_id)
+    if event.status not in EDITABLE:
+        raise InvalidTransition(f"The programme of a {event.status} event is closed")
+    result = await session.execute(
+        sa.delete(AgendaSession).where(AgendaSession.event_id == event.id)
+        .where(AgendaSession.id == session_id)
+    )
+    if result.rowcount == 0:
+        raise NotFound(f"Session {session_id} not found")
