@@ -439,6 +439,9 @@ async def test_suspend_reinstate_monitor_revoke_and_renew(flow, accreditation, c
         r = await acc.post(f"{url}/monitoring-reports", json=report, headers=manager)
         assert r.status_code == 201, r.text
         assert r.headers["location"].startswith(f"{url}/monitoring-reports/")
+        filed = await acc.get(r.headers["location"], headers=manager)
+        assert filed.status_code == 200 and filed.json()["residents"] == 60, filed.text
+        problem(await acc.get(r.headers["location"], headers=flow.manager(str(uuid.uuid4()))), 404)
         problem(await acc.post(f"{url}/monitoring-reports", json=report, headers=manager), 409)
         reports = (await acc.get(f"{url}/monitoring-reports", headers=flow.operator)).json()
         assert [x["year"] for x in reports["items"]] == [2026]
@@ -584,6 +587,7 @@ async def test_catalogue_versions_pin_applications(flow, accreditation):
         assert r.status_code == 201, r.text
         draft = r.json()
         assert draft["status"] == "draft" and r.headers["location"] == f"{base}/{draft['id']}"
+        assert r.headers["etag"]
         # Drafts are the operators' business.
         problem(await acc.get(f"{base}/{draft['id']}"), 404)
         r = await acc.post(f"{base}/{draft['id']}/publish", headers=flow.operator)

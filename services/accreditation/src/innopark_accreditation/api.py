@@ -7,7 +7,6 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, status
 from innopark_shared.auth import (
-    CurrentPrincipal,
     OperatorPrincipal,
     OptionalPrincipal,
     Principal,
@@ -105,25 +104,32 @@ async def list_catalogues(
 async def create_catalogue(
     data: CatalogueCreate, session: SessionDep, principal: OperatorPrincipal, response: Response
 ) -> CatalogueRead:
-    created = await service.create_catalogue(session=session, principal=principal, data=data)
+    created, version = await service.create_catalogue(
+        session=session, principal=principal, data=data
+    )
     response.headers["Location"] = f"/api/v1/accreditation/catalogues/{created.id}"
+    _tag(response, created.id, version)
     return created
 
 
 @catalogues.get(
     "/current", response_model=CatalogueRead, summary="The catalogue version new applications use"
 )
-async def get_current_catalogue(session: SessionDep) -> CatalogueRead:
-    return await service.get_current_catalogue(session=session)
+async def get_current_catalogue(session: SessionDep, response: Response) -> CatalogueRead:
+    found, version = await service.get_current_catalogue(session=session)
+    _tag(response, found.id, version)
+    return found
 
 
 @catalogues.get("/{catalogue_id}", response_model=CatalogueRead, summary="One catalogue version")
 async def get_catalogue(
-    catalogue_id: UUID, session: SessionDep, principal: OptionalPrincipal
+    catalogue_id: UUID, session: SessionDep, principal: OptionalPrincipal, response: Response
 ) -> CatalogueRead:
-    return await service.get_catalogue(
+    found, version = await service.get_catalogue(
         session=session, principal=principal, catalogue_id=catalogue_id
     )
+    _tag(response, found.id, version)
+    return found
 
 
 @catalogues.post(
@@ -132,11 +138,13 @@ async def get_catalogue(
     summary="Publish a draft: it becomes current, the previous one is retired (operator)",
 )
 async def publish_catalogue(
-    catalogue_id: UUID, session: SessionDep, principal: OperatorPrincipal
+    catalogue_id: UUID, session: SessionDep, principal: OperatorPrincipal, response: Response
 ) -> CatalogueRead:
-    return await service.publish_catalogue(
+    published, version = await service.publish_catalogue(
         session=session, principal=principal, catalogue_id=catalogue_id
     )
+    _tag(response, published.id, version)
+    return published
 
 
 # -- applications --------------------------------------------------------------------
@@ -532,6 +540,20 @@ async def list_monitoring_reports(
     )
 
 
+@certificates.get(
+    "/{number}/monitoring-reports/{report_id}",
+    response_model=MonitoringReportRead,
+    summary="One monitoring report (operator; the park's manager)",
+)
+async def get_monitoring_report(
+    number: Number, report_id: UUID, session: SessionDep, principal: OperatorOrManager
+) -> MonitoringReportRead:
+    report = await service.get_monitoring_report(
+        session=session, principal=principal, number=number, report_id=report_id
+    )
+    return MonitoringReportRead.model_validate(report)
+
+
 # -- parks ---------------------------------------------------------------------------
 
 parks = APIRouter(prefix="/accreditation/parks", tags=["accreditation: parks"])
@@ -566,4 +588,4 @@ async def get_park_accreditation(park_id: UUID, session: SessionDep) -> ParkAccr
 for sub in (catalogues, applications, certificates, parks):
     router.include_router(sub)
 
-__all__ = ["router", "CurrentPrincipal"]
+__all__ = ["router"]

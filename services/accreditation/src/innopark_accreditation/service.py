@@ -135,7 +135,7 @@ async def _catalogue_read(session: AsyncSession, catalogue: CatalogueVersion) ->
 
 async def create_catalogue(
     *, session: AsyncSession, principal: Principal, data: CatalogueCreate
-) -> CatalogueRead:
+) -> tuple[CatalogueRead, int]:
     # One writer at a time picks the next number.
     await session.execute(
         sa.text("LOCK TABLE accreditation.catalogue_versions IN SHARE ROW EXCLUSIVE MODE")
@@ -179,7 +179,7 @@ async def create_catalogue(
             )
             position += 1
     await session.flush()
-    return await _catalogue_read(session, catalogue)
+    return await _catalogue_read(session, catalogue), catalogue.version
 
 
 async def _get_catalogue(
@@ -195,8 +195,9 @@ async def _get_catalogue(
 
 async def get_catalogue(
     *, session: AsyncSession, principal: Principal | None, catalogue_id: UUID
-) -> CatalogueRead:
-    return await _catalogue_read(session, await _get_catalogue(session, catalogue_id, principal))
+) -> tuple[CatalogueRead, int]:
+    catalogue = await _get_catalogue(session, catalogue_id, principal)
+    return await _catalogue_read(session, catalogue), catalogue.version
 
 
 async def _current_catalogue(session: AsyncSession) -> CatalogueVersion | None:
@@ -208,11 +209,11 @@ async def _current_catalogue(session: AsyncSession) -> CatalogueVersion | None:
     )
 
 
-async def get_current_catalogue(*, session: AsyncSession) -> CatalogueRead:
+async def get_current_catalogue(*, session: AsyncSession) -> tuple[CatalogueRead, int]:
     catalogue = await _current_catalogue(session)
     if catalogue is None:
         raise NotFound("No criteria catalogue is published")
-    return await _catalogue_read(session, catalogue)
+    return await _catalogue_read(session, catalogue), catalogue.version
 
 
 async def list_catalogues(
@@ -234,7 +235,7 @@ async def list_catalogues(
 
 async def publish_catalogue(
     *, session: AsyncSession, principal: Principal, catalogue_id: UUID
-) -> CatalogueRead:
+) -> tuple[CatalogueRead, int]:
     catalogue = await _get_catalogue(session, catalogue_id, principal)
     if catalogue.status != CatalogueStatus.DRAFT:
         raise InvalidTransition(
@@ -250,7 +251,7 @@ async def publish_catalogue(
     catalogue.published_at = _now()
     catalogue.version += 1
     await session.flush()
-    return await _catalogue_read(session, catalogue)
+    return await _catalogue_read(session, catalogue), catalogue.version
 
 
 # -- applications --------------------------------------------------------------------
@@ -1114,6 +1115,20 @@ async def create_monitoring_report(
     )
     session.add(report)
     await session.flush()
+    return report
+
+
+async def get_monitoring_report(
+    *, session: AsyncSession, principal: Principal, number: str, report_id: UUID
+) -> MonitoringReport:
+    cert = await _get_certificate(session, number)
+    report = await session.get(MonitoringReport, report_id)
+    if (
+        report is None
+        or report.certificate_id != cert.id
+        or not _may_see_park_certificate(principal, cert)
+    ):
+        raise NotFound(f"Monitoring report {report_id} not found")
     return report
 
 
