@@ -657,3 +657,38 @@ async def test_unassigned_expert_loses_access_and_scores(flow, accreditation):
         after = (await acc.get(f"{base}/assessment", headers=flow.operator)).json()
         assert after["complete"] is False and after["total"] is None and after["experts"] == []
         problem(await acc.delete(f"{base}/experts/{app['expert_id']}", headers=flow.operator), 404)
+
+
+async def test_the_readme_snippet_verifies_offline(flow, accreditation, tmp_path):
+    """The README's copy-paste snippet, run as-is in a fresh interpreter with only the saved
+    certificate and the saved public key."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    section = readme[readme.index("## Verifying a certificate offline") :]
+    snippet = section[section.index("```python\n") + len("```python\n") :]
+    snippet = snippet[: snippet.index("```")]
+
+    park = await flow.park()
+    cert = await flow.certificate(park["id"])
+    async with accreditation.client() as acc:
+        key = (await acc.get("/api/v1/certificates/public-key")).json()
+    (tmp_path / "public-key.json").write_text(json.dumps(key))
+
+    def run(document: dict) -> str:
+        (tmp_path / "ATP-2026-0001.json").write_text(json.dumps(document))
+        done = subprocess.run(
+            [sys.executable, "-c", snippet],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    assert run(cert).startswith("valid active")
+    assert run({**cert, "valid_until": "2099-12-31"}).startswith("FORGED")
+    assert run({**cert, "status": "active", "status_reason": "reinstated"}).startswith("FORGED")
