@@ -12,7 +12,8 @@ import pytest_asyncio
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def events_service(start_service):
     return await start_service("events", PUBLIC_BASE_URL="https://innopark.example",
-                               LIFECYCLE_SWEEP_INTERVAL_SECONDS="0.3")
+                               LIFECYCLE_SWEEP_INTERVAL_SECONDS="0.3",
+                               CALENDAR_ORGANISER_EMAIL="events@innopark.example")
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")

@@ -29,6 +29,8 @@ async def test_event_ics_keeps_time_zone(client, token_issuer, h):
         assert "TZID=Europe/Moscow" in answer.text
         assert [tz["tzid"] for tz in cal.timezones] == ["Europe/Moscow"]
         assert "Expoforum" in str(vevent["location"])
+        assert str(vevent["organizer"]) == "mailto:events@innopark.example"
+        assert str(vevent["status"]) == "CONFIRMED"
     # JSON stays the default.
     assert (await client.get(f"/api/v1/events/{event['id']}")).json()["id"] == event["id"]
 
@@ -39,6 +41,8 @@ async def test_feed_lists_upcoming_public_events_only(client, token_issuer, h):
                                      type="study_tour")
     members = await h.published_event(client, operator, audience="members")
     draft = (await client.post("/api/v1/events", json=h.event_body(), headers=operator)).json()
+    called_off = await h.published_event(client, operator)
+    await client.post(f"/api/v1/events/{called_off['id']}/cancel", headers=operator)
     answer = await client.get("/api/v1/events", headers={"Accept": "text/calendar"})
     assert answer.status_code == 200
     cal = icalendar.Calendar.from_ical(answer.content)
@@ -46,6 +50,9 @@ async def test_feed_lists_upcoming_public_events_only(client, token_issuer, h):
     assert f"{public['id']}@events.innopark" in uids
     assert f"{members['id']}@events.innopark" not in uids
     assert f"{draft['id']}@events.innopark" not in uids
+    # Subscribers learn of a cancellation: the event stays in the feed, marked so.
+    cancelled = next(e for e in cal.events if str(e["uid"]).startswith(called_off["id"]))
+    assert str(cancelled["status"]) == "CANCELLED"
     ours = next(e for e in cal.events if str(e["uid"]).startswith(public["id"]))
     assert str(ours.start.tzinfo) == "Asia/Shanghai"
     assert "Asia/Shanghai" in {str(tz["tzid"]) for tz in cal.timezones}

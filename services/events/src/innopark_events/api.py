@@ -123,8 +123,9 @@ async def list_events(
     if _wants(request, format, "ics", ICS):
         events = await service.upcoming_public_events(
             session=session, limit=get_settings().ics_feed_limit)
-        return _ics(exports.calendar_of(events, base_url=get_settings().public_base_url,
-                                        name="Innopark events"), "innopark-events.ics")
+        return _ics(exports.calendar_of(
+            events, base_url=get_settings().public_base_url, name="Innopark events",
+            organiser_email=get_settings().calendar_organiser_email), "innopark-events.ics")
     items, next_cursor = await service.list_events(
         session=session, principal=principal, limit=limit, cursor=cursor,
         type=type, status=status, audience=audience, upcoming=upcoming,
@@ -142,8 +143,9 @@ async def get_event(
 ):
     event = await service.get_event(session=session, principal=principal, event_id=event_id)
     if _wants(request, format, "ics", ICS):
-        ics = _ics(exports.calendar_of([event], base_url=get_settings().public_base_url,
-                                       name=event.title), f"event-{event.id}.ics")
+        ics = _ics(exports.calendar_of(
+            [event], base_url=get_settings().public_base_url, name=event.title,
+            organiser_email=get_settings().calendar_organiser_email), f"event-{event.id}.ics")
         ics.headers["ETag"] = etag_of(event.id, event.version)
         return ics
     return _event_response(response, event)

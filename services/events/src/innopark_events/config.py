@@ -11,8 +11,10 @@ class EventsSettings(ServiceSettings):
 
     # Public base URL used in links handed to registrants (cancel link) and in .ics URLs.
     public_base_url: str = "http://127.0.0.1:8000"
-    # Calendar feed: how many upcoming events at most.
+    # Calendar feed: how many upcoming events at most; the ORGANIZER address in .ics files
+    # (left out when unset).
     ics_feed_limit: int = 500
+    calendar_organiser_email: str | None = None
     # How often events whose registration window or dates have passed move on by themselves
     # (published -> registration_closed -> completed).
     lifecycle_sweep_interval_seconds: float = 30.0

@@ -25,7 +25,7 @@ PRODID = "-//Innopark//Events//EN"
 # -- iCalendar -----------------------------------------------------------------------
 
 
-def _vevent(event: Event, base_url: str) -> icalendar.Event:
+def _vevent(event: Event, base_url: str, organiser_email: str | None) -> icalendar.Event:
     tz = ZoneInfo(event.timezone)
     vevent = icalendar.Event()
     vevent.add("uid", f"{event.id}@events.innopark")
@@ -44,13 +44,14 @@ def _vevent(event: Event, base_url: str) -> icalendar.Event:
     vevent.add("last-modified", event.updated_at)
     vevent.add("status", "CANCELLED" if event.status == EventStatus.CANCELLED else "CONFIRMED")
     vevent.add("url", f"{base_url.rstrip('/')}/api/v1/events/{event.id}")
-    if event.organiser_name:
-        vevent.add("organizer", "mailto:events@innopark.example",
+    if event.organiser_name and organiser_email:
+        vevent.add("organizer", f"mailto:{organiser_email}",
                    parameters={"CN": event.organiser_name})
     return vevent
 
 
-def calendar_of(events: Iterable[Event], *, base_url: str, name: str) -> bytes:
+def calendar_of(events: Iterable[Event], *, base_url: str, name: str,
+                organiser_email: str | None = None) -> bytes:
     cal = icalendar.Calendar()
     cal.add("prodid", PRODID)
     cal.add("version", "2.0")
@@ -58,7 +59,7 @@ def calendar_of(events: Iterable[Event], *, base_url: str, name: str) -> bytes:
     cal.add("method", "PUBLISH")
     cal.add("x-wr-calname", name)
     for event in events:
-        cal.add_component(_vevent(event, base_url))
+        cal.add_component(_vevent(event, base_url, organiser_email))
     cal.add_missing_timezones()
     return cal.to_ical()
 

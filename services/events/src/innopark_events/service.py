@@ -290,12 +290,14 @@ async def list_events(
 
 
 async def upcoming_public_events(*, session: AsyncSession, limit: int = 500) -> list[Event]:
-    """The subscribable feed: public, published or closed for registration, not over."""
+    """The subscribable feed: public events not over yet, published, closed for
+    registration, or cancelled (so subscribed calendars learn of the cancellation)."""
     stmt = (
         sa.select(Event)
         .where(Event.audience == Audience.PUBLIC.value)
         .where(Event.status.in_([EventStatus.PUBLISHED.value,
-                                 EventStatus.REGISTRATION_CLOSED.value]))
+                                 EventStatus.REGISTRATION_CLOSED.value,
+                                 EventStatus.CANCELLED.value]))
         .where(Event.ends_at >= now())
         .order_by(Event.starts_at, Event.id)
         .limit(limit)
