@@ -472,6 +472,15 @@ async def test_suspend_reinstate_monitor_revoke_and_renew(flow, accreditation, c
             "status"
         ] == "revoked"
         problem(await acc.post(f"{new_url}/reinstate", json={}, headers=flow.operator), 409)
+        history = (await acc.get(f"{url}/history", headers=flow.operator)).json()["items"]
+        assert [(h["from_status"], h["to_status"]) for h in history] == [
+            (None, "active"),
+            ("active", "suspended"),
+            ("suspended", "active"),
+            ("active", "expired"),
+        ]
+        assert history[1]["reason"] == "Monitoring report overdue"
+        problem(await acc.get(f"{url}/history", headers=manager), 403)
 
     await certificate_events.wait_for(SUSPENDED, number=number)
     await certificate_events.wait_for(REINSTATED, number=number)

@@ -43,6 +43,8 @@ from .schemas import (
     ParkAccreditationRead,
     PublicKeyRead,
     ScoresSubmit,
+    StatusChangePage,
+    StatusChangeRead,
     StatusReason,
 )
 from .signing import CertificateSigner
@@ -422,6 +424,18 @@ async def update_certificate(
     )
     _tag(response, cert.id, cert.version)
     return document
+
+
+@certificates.get(
+    "/{number}/history",
+    response_model=StatusChangePage,
+    summary="Every status change and correction: who, when, why (operator)",
+)
+async def certificate_history(
+    number: Number, session: SessionDep, principal: OperatorPrincipal
+) -> StatusChangePage:
+    changes = await service.certificate_history(session=session, number=number)
+    return StatusChangePage(items=[StatusChangeRead.model_validate(c) for c in changes])
 
 
 async def _status_action(

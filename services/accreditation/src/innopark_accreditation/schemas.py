@@ -300,6 +300,20 @@ class CertificatePage(BaseModel):
     next_cursor: str | None
 
 
+class StatusChangeRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    from_status: str | None
+    to_status: str
+    reason: str | None
+    actor: str  # a user id, or "system" for the expiry sweep
+    at: datetime
+
+
+class StatusChangePage(BaseModel):
+    items: list[StatusChangeRead]
+
+
 class CertificateUpdate(_In):
     # An operator's correction of the validity (the certificate is re-signed).
     valid_until: date

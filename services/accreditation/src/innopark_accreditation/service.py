@@ -1056,6 +1056,19 @@ async def update_certificate(
     return certificate_document(cert, signer), cert
 
 
+async def certificate_history(*, session: AsyncSession, number: str) -> list[StatusChange]:
+    cert = await _get_certificate(session, number)
+    return list(
+        (
+            await session.scalars(
+                sa.select(StatusChange)
+                .where(StatusChange.certificate_id == cert.id)
+                .order_by(StatusChange.id)
+            )
+        ).all()
+    )
+
+
 async def expire_due_certificates(*, session: AsyncSession, today: date, batch: int = 100) -> int:
     """Mark live certificates past their valid-until date expired and announce it. Replicas
     may sweep together: each row is claimed with SKIP LOCKED."""
