@@ -295,41 +295,87 @@ async def _load_application(
 async def _application_read(
     session: AsyncSession, app: Application, experts: list[str]
 ) -> ApplicationRead:
-    park = await get_known_park(session, known_parks, app.park_id)
-    catalogue = await session.get(CatalogueVersion, app.catalogue_id)
-    decision = None
-    if app.outcome:
-        number = None
-        if app.certificate_id:
-            number = await session.scalar(
-                sa.select(Certificate.number).where(Certificate.id == app.certificate_id)
+    return (await _application_reads(session, [app], {app.id: experts}))[0]
+
+
+async def _application_reads(
+    session: AsyncSession, apps: list[Application], experts: dict[UUID, list[str]] | None = None
+) -> list[ApplicationRead]:
+    """Applications as read models, with what they show of other tables fetched in one query
+    per table (not per row)."""
+    if not apps:
+        return []
+    ids = [a.id for a in apps]
+    if experts is None:
+        experts = defaultdict(list)
+        for application_id, expert_id in await session.execute(
+            sa.select(ExpertAssignment.application_id, ExpertAssignment.expert_id)
+            .where(ExpertAssignment.application_id.in_(ids))
+            .order_by(ExpertAssignment.assigned_at, ExpertAssignment.expert_id)
+        ):
+            experts[application_id].append(expert_id)
+    park_names = dict(
+        (
+            await session.execute(
+                sa.select(known_parks.c.park_id, known_parks.c.name).where(
+                    known_parks.c.park_id.in_({a.park_id for a in apps})
+                )
             )
-        decision = DecisionRead(
-            outcome=Outcome(app.outcome),
-            level=app.level,
-            reasons=app.reasons or "",
-            conditions=app.conditions,
-            total=app.decided_total,
-            decided_at=app.decided_at,
-            decided_by=app.decided_by or "",
-            certificate_number=number,
-        )
-    return ApplicationRead(
-        id=app.id,
-        park_id=app.park_id,
-        park_name=park.name if park else "",
-        catalogue_id=app.catalogue_id,
-        catalogue_number=catalogue.number,
-        status=ApplicationStatus(app.status),
-        summary=app.summary,
-        self_assessment=[SelfAssessmentItem.model_validate(i) for i in app.self_assessment],
-        experts=experts,
-        created_by=app.created_by,
-        created_at=app.created_at,
-        submitted_at=app.submitted_at,
-        review_started_at=app.review_started_at,
-        decision=decision,
+        ).all()
     )
+    catalogue_numbers = dict(
+        (
+            await session.execute(
+                sa.select(CatalogueVersion.id, CatalogueVersion.number).where(
+                    CatalogueVersion.id.in_({a.catalogue_id for a in apps})
+                )
+            )
+        ).all()
+    )
+    certificate_ids = {a.certificate_id for a in apps if a.certificate_id}
+    numbers = (
+        dict(
+            (
+                await session.execute(
+                    sa.select(Certificate.id, Certificate.number).where(
+                        Certificate.id.in_(certificate_ids)
+                    )
+                )
+            ).all()
+        )
+        if certificate_ids
+        else {}
+    )
+    return [
+        ApplicationRead(
+            id=app.id,
+            park_id=app.park_id,
+            park_name=park_names.get(app.park_id, ""),
+            catalogue_id=app.catalogue_id,
+            catalogue_number=catalogue_numbers[app.catalogue_id],
+            status=ApplicationStatus(app.status),
+            summary=app.summary,
+            self_assessment=[SelfAssessmentItem.model_validate(i) for i in app.self_assessment],
+            experts=experts.get(app.id, []),
+            created_by=app.created_by,
+            created_at=app.created_at,
+            submitted_at=app.submitted_at,
+            review_started_at=app.review_started_at,
+            decision=DecisionRead(
+                outcome=Outcome(app.outcome),
+                level=app.level,
+                reasons=app.reasons or "",
+                conditions=app.conditions,
+                total=app.decided_total,
+                decided_at=app.decided_at,
+                decided_by=app.decided_by or "",
+                certificate_number=numbers.get(app.certificate_id),
+            )
+            if app.outcome
+            else None,
+        )
+        for app in apps
+    ]
 
 
 async def _check_self_assessment(
@@ -436,9 +482,7 @@ async def list_applications(
         ).all()
     )
     rows, next_cursor = page(rows, limit, lambda a: (a.created_at, a.id))
-    return [
-        await _application_read(session, a, await _experts(session, a.id)) for a in rows
-    ], next_cursor
+    return await _application_reads(session, rows), next_cursor
 
 
 def _require_status(app: Application, *allowed: ApplicationStatus, action: str) -> None:
