@@ -13,6 +13,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as SATimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
@@ -142,6 +144,40 @@ def install_problem_handlers(app: FastAPI) -> None:
             detail=detail,
             instance=request.url.path,
             headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(DBAPIError)
+    async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
+        # Safety net for input that got past validation but not past PostgreSQL: data
+        # exceptions (NUL bytes, out-of-range numbers or dates, over-long strings) are the
+        # client's, and a lost unique race is a conflict. Anything else is ours: a 500.
+        sqlstate = getattr(exc.orig, "sqlstate", None) or getattr(
+            getattr(exc.orig, "__cause__", None), "sqlstate", None
+        )
+        if sqlstate and sqlstate.startswith("22"):
+            return problem(
+                422,
+                slug="invalid-value",
+                detail="A value is not acceptable "
+                "(out of range, too long, or has characters text cannot hold)",
+                instance=request.url.path,
+            )
+        if sqlstate == "23505":
+            return problem(
+                409, slug="conflict", detail="It already exists", instance=request.url.path
+            )
+        log.exception("database error on %s %s", request.method, request.url.path)
+        return problem(500, slug="internal-error", instance=request.url.path)
+
+    @app.exception_handler(SATimeoutError)
+    async def _pool_exhausted(request: Request, exc: SATimeoutError) -> JSONResponse:
+        log.warning("database pool exhausted on %s %s", request.method, request.url.path)
+        return problem(
+            503,
+            slug="busy",
+            detail="Too busy right now; retry shortly",
+            instance=request.url.path,
+            headers={"Retry-After": "1"},
         )
 
     @app.exception_handler(Exception)
