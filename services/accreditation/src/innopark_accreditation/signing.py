@@ -91,7 +91,14 @@ def verify_with_key(public_key: Ed25519PublicKey, content: dict[str, Any], signa
 def load_or_create_signer(path: str | Path) -> CertificateSigner:
     path = Path(path)
     if not path.exists():
-        _write_new_key(path)
+        try:
+            _write_new_key(path)
+        except OSError as exc:
+            raise RuntimeError(
+                f"cannot create the certificate signing key at {path} ({exc}); set "
+                "CERTIFICATE_SIGNING_KEY_PATH to a writable, persistent path shared by all "
+                "replicas, or mount an existing Ed25519 PEM key there"
+            ) from exc
     key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     if not isinstance(key, Ed25519PrivateKey):
         raise ValueError(f"{path} does not hold an Ed25519 private key")
