@@ -281,3 +281,31 @@ async def test_order_expires_at_deadline(client, actors, h):
     )
     late = await client.post(f"/api/v1/orders/{order['id']}/close", headers=partner)
     assert late.status_code == 409
+
+
+async def test_text_relevance_finds_residents_without_a_matching_tag(
+    client, actors, registry, consumed_now, wait_consumed
+):
+    word = f"zeolite{uuid.uuid4().hex[:6]}"
+    before = await consumed_now()
+    park = await registry.park("Text Park", ["materials"])
+    texty = await registry.resident(
+        park, "Sorbent Works", ["adsorbents"], f"We manufacture {word} membranes for gas separation"
+    )
+    await wait_consumed(before, 2)
+    _, partner = await actors.partner("Text Corp")
+    order = await actors.published_order(
+        partner,
+        technology_tags=[f"tag-{uuid.uuid4().hex[:6]}"],
+        title=f"Need {word} membranes",
+        description=f"Gas separation with {word} membranes",
+    )
+    matches = (await client.get(f"/api/v1/orders/{order['id']}/matches", headers=partner)).json()[
+        "items"
+    ]
+    found = [m for m in matches if m["target_id"] == str(texty)]
+    assert found, matches
+    explanation = found[0]["explanation"]
+    assert explanation["matched_tags"] == [] and explanation["tag_score"] == 0
+    assert word in explanation["matched_terms"]
+    assert 0 < found[0]["score"] <= 0.3

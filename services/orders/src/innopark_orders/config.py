@@ -39,6 +39,8 @@ class OrdersSettings(ServiceSettings):
     match_weight_tags: float = 0.7
     match_weight_text: float = 0.3
     match_min_score: float = 0.05
+    # Full-text rank at which the text score is 0.5 (score = rank / (rank + this)).
+    match_text_half_rank: float = 0.05
     match_max_residents: int = 50
     match_max_parks: int = 20
 

@@ -56,33 +56,41 @@ async def match_residents(
     tags = sorted({t.lower() for t in tags})
     query = await _query_string(session, text)
     w_tags, w_text = settings.match_weight_tags, settings.match_weight_text
+    # Tag matches come from the GIN index on tags and are scored first. A resident without
+    # a matching tag scores at most `w_text`, so the full-text scan over the others runs
+    # only when fewer than `limit` tag matches score at least that (a one-time filter).
+    candidate = """
+            SELECT r.resident_id, r.park_id, r.name, {matched_tags} AS matched_tags,
+                   CASE WHEN q.q IS NULL THEN 0 ELSE ts_rank(r.search, q.q) END AS text_rank
+            FROM known_residents r, q
+            WHERE NOT r."left" AND {where}
+    """
+    score = """
+            SELECT *, cardinality(matched_tags)::float / :ntags AS tag_score,
+                   text_rank / (text_rank + :half_rank) AS text_score,
+                   :w_tags * cardinality(matched_tags)::float / :ntags
+                     + :w_text * text_rank / (text_rank + :half_rank) AS score
+            FROM {source}
+    """
     sql = sa.text(
         f"""
         WITH q AS (
             SELECT CASE WHEN :query = '' THEN NULL ELSE to_tsquery('simple', :query) END AS q
         ),
-        candidates AS (
-            SELECT r.resident_id, r.park_id, r.name, r.search,
-                   ARRAY(SELECT unnest(r.tags) INTERSECT
-                         SELECT unnest(CAST(:tags AS text[]))) AS matched_tags,
-                   COALESCE(ts_rank(r.search, q.q), 0) AS text_rank
-            FROM known_residents r, q
-            WHERE NOT r."left"
-              AND (r.tags && CAST(:tags AS varchar[]) OR (q.q IS NOT NULL AND r.search @@ q.q))
-        ),
-        scored AS (
-            SELECT *,
-                   cardinality(matched_tags)::float / :ntags AS tag_score,
-                   COALESCE(text_rank / NULLIF(max(text_rank) OVER (), 0), 0) AS text_score
-            FROM candidates
-        )
-        SELECT resident_id, park_id, name, matched_tags, tag_score, text_score,
-               :w_tags * tag_score + :w_text * text_score AS score,
-               ARRAY(SELECT lexeme FROM unnest(search)
-                     INTERSECT SELECT lexeme FROM unnest(to_tsvector('{TEXT_CONFIG}', :text))
-                     ORDER BY 1 LIMIT 20) AS matched_terms
-        FROM scored
-        WHERE :w_tags * tag_score + :w_text * text_score >= :min_score
+        tagged AS ({candidate.format(
+            matched_tags="ARRAY(SELECT unnest(r.tags) INTERSECT "
+                         "SELECT unnest(CAST(:tags AS text[])))",
+            where="r.tags && CAST(:tags AS varchar[])")}),
+        tag_scored AS ({score.format(source="tagged")}),
+        enough AS (SELECT count(*) >= :limit AS ok FROM tag_scored WHERE score >= :w_text),
+        texted AS ({candidate.format(
+            matched_tags="ARRAY[]::text[]",
+            where="NOT (SELECT ok FROM enough) AND q.q IS NOT NULL AND r.search @@ q.q "
+                  "AND NOT (r.tags && CAST(:tags AS varchar[]))")}),
+        text_scored AS ({score.format(source="texted")})
+        SELECT resident_id, park_id, name, matched_tags, tag_score, text_score, score
+        FROM (SELECT * FROM tag_scored UNION ALL SELECT * FROM text_scored) s
+        WHERE score >= :min_score
         ORDER BY score DESC, resident_id
         LIMIT :limit
         """
@@ -97,11 +105,12 @@ async def match_residents(
                 "w_tags": w_tags,
                 "w_text": w_text,
                 "min_score": settings.match_min_score,
-                "text": text,
+                "half_rank": settings.match_text_half_rank,
                 "limit": settings.match_max_residents,
             },
         )
     ).all()
+    terms = await _matched_terms(session, [row.resident_id for row in rows], text)
     return [
         Match(
             target_kind="resident",
@@ -112,14 +121,34 @@ async def match_residents(
             explanation={
                 "matched_tags": sorted(row.matched_tags),
                 "tag_score": round(row.tag_score, 4),
-                "matched_terms": list(row.matched_terms),
+                "matched_terms": terms.get(row.resident_id, []),
                 "text_score": round(row.text_score, 4),
                 "weights": {"tags": w_tags, "text": w_text},
-                "formula": "tags * tag_score + text * text_score",
+                "formula": "tags * tag_score + text * text_score; "
+                f"text_score = rank / (rank + {settings.match_text_half_rank})",
             },
         )
         for row in rows
     ]
+
+
+async def _matched_terms(
+    session: AsyncSession, resident_ids: list[uuid.UUID], text: str
+) -> dict[uuid.UUID, list[str]]:
+    """The order's lexemes each ranked resident shares (only for the few that ranked)."""
+    if not resident_ids:
+        return {}
+    result = await session.execute(
+        sa.text(
+            "WITH o AS (SELECT tsvector_to_array(to_tsvector("
+            f"'{TEXT_CONFIG}', :text)) AS lexemes) "
+            "SELECT r.resident_id, ARRAY(SELECT unnest(tsvector_to_array(r.search)) "
+            "INTERSECT SELECT unnest(o.lexemes) ORDER BY 1 LIMIT 20) AS terms "
+            "FROM known_residents r, o WHERE r.resident_id = ANY(:ids)"
+        ),
+        {"text": text, "ids": resident_ids},
+    )
+    return {row.resident_id: list(row.terms) for row in result}
 
 
 async def match_parks(
