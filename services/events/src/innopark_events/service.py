@@ -9,9 +9,7 @@ exact: capacity is never exceeded, and the waitlist is served in arrival order (
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
-import json
 import secrets
 import uuid
 import weakref
@@ -44,6 +42,7 @@ from innopark_shared.errors import (
     Unprocessable,
 )
 from innopark_shared.http import check_if_match
+from innopark_shared.pagination import keyset, page
 from innopark_shared.readmodels.parks import get_known_park
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -92,28 +91,6 @@ class AlreadyRegistered(Conflict):
 
 def now() -> datetime:
     return datetime.now(UTC)
-
-
-# -- cursors -------------------------------------------------------------------------
-
-
-def encode_cursor(*key: Any) -> str:
-    raw = json.dumps([k.isoformat() if isinstance(k, datetime) else str(k) for k in key])
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str, size: int) -> list[str]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        key = json.loads(raw)
-        if not isinstance(key, list) or len(key) != size:
-            raise ValueError
-        return [str(k) for k in key]
-    except ValueError:
-        raise Unprocessable("Invalid cursor", errors=[
-            {"field": "cursor", "location": ["query", "cursor"],
-             "message": "not a cursor this collection returned", "type": "value_error"}
-        ]) from None
 
 
 def _bad_field(field: str, message: str) -> Unprocessable:
@@ -271,22 +248,9 @@ async def list_events(
         pattern = f"%{escaped}%"
         stmt = stmt.where(sa.or_(Event.title.ilike(pattern), Event.description.ilike(pattern),
                                  Event.city.ilike(pattern)))
-    if cursor:
-        starts, last_id = decode_cursor(cursor, 2)
-        try:
-            key = (datetime.fromisoformat(starts), uuid.UUID(last_id))
-            if key[0].tzinfo is None:
-                raise ValueError
-        except ValueError:
-            decode_cursor("", 2)  # raises the cursor problem
-        stmt = stmt.where(sa.tuple_(Event.starts_at, Event.id) > sa.tuple_(*key))
-    stmt = stmt.order_by(Event.starts_at, Event.id).limit(limit + 1)
-    rows = list((await session.execute(stmt)).scalars())
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        next_cursor = encode_cursor(rows[-1].starts_at, rows[-1].id)
-    return rows, next_cursor
+    stmt = keyset(stmt, [Event.starts_at, Event.id], cursor, limit)
+    rows = (await session.execute(stmt)).scalars().all()
+    return page(rows, limit, key=lambda e: (e.starts_at, e.id))
 
 
 async def upcoming_public_events(*, session: AsyncSession, limit: int = 500) -> list[Event]:
@@ -640,18 +604,9 @@ async def list_registrations(
     stmt = sa.select(Registration).where(Registration.event_id == event.id)
     if status:
         stmt = stmt.where(Registration.status == status)
-    if cursor:
-        seq, _ = decode_cursor(cursor, 2)
-        if not seq.isdigit():
-            decode_cursor("", 2)
-        stmt = stmt.where(Registration.seq > int(seq))
-    stmt = stmt.order_by(Registration.seq).limit(limit + 1)
-    rows = list((await session.execute(stmt)).scalars())
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        next_cursor = encode_cursor(rows[-1].seq, rows[-1].id)
-    return rows, next_cursor
+    stmt = keyset(stmt, [Registration.seq], cursor, limit)
+    rows = (await session.execute(stmt)).scalars().all()
+    return page(rows, limit, key=lambda r: (r.seq,))
 
 
 async def check_can_export(
@@ -903,22 +858,9 @@ async def list_sessions(
 ) -> tuple[list[AgendaSession], str | None]:
     event = await get_event(session=session, principal=principal, event_id=event_id)
     stmt = sa.select(AgendaSession).where(AgendaSession.event_id == event.id)
-    if cursor:
-        starts, last_id = decode_cursor(cursor, 2)
-        try:
-            key = (datetime.fromisoformat(starts), uuid.UUID(last_id))
-            if key[0].tzinfo is None:
-                raise ValueError
-        except ValueError:
-            decode_cursor("", 2)
-        stmt = stmt.where(sa.tuple_(AgendaSession.starts_at, AgendaSession.id) > sa.tuple_(*key))
-    stmt = stmt.order_by(AgendaSession.starts_at, AgendaSession.id).limit(limit + 1)
-    rows = list((await session.execute(stmt)).scalars())
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        next_cursor = encode_cursor(rows[-1].starts_at, rows[-1].id)
-    return rows, next_cursor
+    stmt = keyset(stmt, [AgendaSession.starts_at, AgendaSession.id], cursor, limit)
+    rows = (await session.execute(stmt)).scalars().all()
+    return page(rows, limit, key=lambda a: (a.starts_at, a.id))
 
 
 async def remove_session(
