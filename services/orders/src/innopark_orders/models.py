@@ -70,14 +70,9 @@ class Partner(Base):
     updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=_now())
 
 
-class ReferenceCounter(Base):
-    """Last sequence number of order references per country and year."""
-
-    __tablename__ = "reference_counters"
-
-    country: Mapped[str] = mapped_column(sa.String(2), primary_key=True)
-    year: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
-    last: Mapped[int] = mapped_column(sa.Integer)
+# Numbers of order references (`TO` + country + year + number); a sequence never blocks
+# concurrent creations (migration 0003).
+order_reference_seq = sa.Sequence("order_reference_seq", metadata=metadata)
 
 
 class Order(Base):

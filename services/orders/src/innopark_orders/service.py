@@ -15,7 +15,6 @@ import sqlalchemy as sa
 from innopark_shared.auth import Principal, Role
 from innopark_shared.errors import Conflict, InvalidTransition, NotFound
 from innopark_shared.http import check_if_match
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,8 +27,8 @@ from .models import (
     OrderTransition,
     Partner,
     Proposal,
-    ReferenceCounter,
     known_parks,
+    order_reference_seq,
 )
 from .pagination import newest_first, page_of
 from .schemas import (
@@ -287,14 +286,9 @@ async def list_matches(
 
 
 async def _next_reference(session: AsyncSession, country: str) -> str:
-    """EEN-style reference: `TO` + country + year + sequence, e.g. `TORU2026000042`."""
-    year = _now().year
-    stmt = pg_insert(ReferenceCounter).values(country=country, year=year, last=1)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["country", "year"], set_={"last": ReferenceCounter.last + 1}
-    ).returning(ReferenceCounter.last)
-    seq = (await session.execute(stmt)).scalar_one()
-    return f"TO{country}{year}{seq:06d}"
+    """EEN-style reference: `TO` + country + year + number, e.g. `TORU2026000042`."""
+    number = (await session.execute(sa.select(order_reference_seq.next_value()))).scalar_one()
+    return f"TO{country}{_now().year}{number:06d}"
 
 
 async def create_order(*, session: AsyncSession, principal: Principal, data: OrderCreate) -> Order:
@@ -310,13 +304,14 @@ async def create_order(*, session: AsyncSession, principal: Principal, data: Ord
         status=OrderStatus.DRAFT,
         created_by=principal.subject,
         version=1,
+        created_at=_now(),
+        updated_at=_now(),
         **values,
     )
     session.add(order)
     await session.flush()
     _audit(session, order, "create", None, principal, None)
     await session.flush()
-    await session.refresh(order)
     return order
 
 
