@@ -69,6 +69,7 @@ async def test_bad_input_is_a_422_naming_the_field(api, token_issuer):
         (park_body(specializations=[1, 2]), "specializations.0"),
         (park_body(country="Russia"), "country"),
         (park_body(parent_id=str(uuid.uuid4())), "parent_id"),
+        (park_body(name="nul\u0000byte"), "name"),
     ]
     for body, field in cases:
         response = await api.post("/api/v1/parks", json=body, headers=op)
@@ -85,6 +86,8 @@ async def test_bad_input_is_a_422_naming_the_field(api, token_issuer):
         {"cursor": "garbage"},
         {"sort": "relevance"},
         {"specialization": ""},
+        {"q": "a\u0000b"},
+        {"cursor": "WzFlOTk5XQ"},  # [1e999]: not a finite number
     ):
         response = await api.get("/api/v1/parks", params=params)
         assert response.status_code == 422, (params, response.text)
@@ -315,6 +318,9 @@ async def test_change_feed_lists_changes_and_removals_in_order(api, token_issuer
     assert mine[0]["park"]["city"] == "Tomsk"
     seqs = [i["change_seq"] for i in feed["items"]]
     assert seqs == sorted(seqs)
+    for since in ("WzFlOTk5XQ", "WyJ4Il0", "nonsense"):  # [1e999], ["x"], not base64 JSON
+        bad = await api.get("/api/v1/parks/changes", params={"since": since})
+        assert bad.status_code == 422, bad.text
     after = (await api.get("/api/v1/parks/changes", params={"since": feed["next_cursor"]})).json()
     assert all(i["park_id"] not in (a["id"], b["id"]) for i in after["items"])
 

@@ -20,6 +20,18 @@ Count = Annotated[int, Field(ge=0, le=10_000_000)]
 Money = Annotated[Decimal, Field(ge=0, le=Decimal("1e17"), max_digits=20, decimal_places=2)]
 
 
+class RejectsNul(BaseModel):
+    """PostgreSQL text cannot hold NUL characters: refuse them here, naming the field."""
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        items = value if isinstance(value, list) else [value]
+        if any(isinstance(v, str) and "\x00" in v for v in items):
+            raise ValueError("must not contain NUL characters")
+        return value
+
+
 class ParkKind(StrEnum):
     TECHNOPARK = "technopark"
     TECHNOPOLIS = "technopolis"
@@ -62,7 +74,7 @@ class ParkSort(StrEnum):
 # -- parks ------------------------------------------------------------------------------
 
 
-class _ParkFields(BaseModel):
+class _ParkFields(RejectsNul):
     name_en: str | None = Field(default=None, max_length=300)
     legal_name: str | None = Field(default=None, max_length=500)
     parent_id: UUID | None = None
@@ -230,7 +242,7 @@ class ParkChangePage(BaseModel):
 # -- residents --------------------------------------------------------------------------
 
 
-class _ResidentProfile(BaseModel):
+class _ResidentProfile(RejectsNul):
     """What a resident company may edit about itself."""
 
     name_en: str | None = Field(default=None, max_length=300)
@@ -325,7 +337,7 @@ class ResidentPage(BaseModel):
 # -- clusters ---------------------------------------------------------------------------
 
 
-class ClusterMember(BaseModel):
+class ClusterMember(RejectsNul):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=500)
@@ -333,7 +345,7 @@ class ClusterMember(BaseModel):
     resident_id: UUID | None = None
 
 
-class ClusterCreate(BaseModel):
+class ClusterCreate(RejectsNul):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=500)
@@ -346,7 +358,7 @@ class ClusterCreate(BaseModel):
     members: list[ClusterMember] = Field(default_factory=list, max_length=1000)
 
 
-class ClusterUpdate(BaseModel):
+class ClusterUpdate(RejectsNul):
     model_config = ConfigDict(extra="forbid")
 
     name: str | None = Field(default=None, min_length=1, max_length=500)
@@ -391,7 +403,7 @@ class ClusterPage(BaseModel):
 # -- agreements -------------------------------------------------------------------------
 
 
-class AgreementParty(BaseModel):
+class AgreementParty(RejectsNul):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=500)
@@ -399,7 +411,7 @@ class AgreementParty(BaseModel):
     park_id: UUID | None = None
 
 
-class AgreementCreate(BaseModel):
+class AgreementCreate(RejectsNul):
     model_config = ConfigDict(extra="forbid")
 
     title: str = Field(min_length=1, max_length=500)
@@ -409,7 +421,7 @@ class AgreementCreate(BaseModel):
     scope: str | None = Field(default=None, max_length=20_000)
 
 
-class AgreementUpdate(BaseModel):
+class AgreementUpdate(RejectsNul):
     model_config = ConfigDict(extra="forbid")
 
     title: str | None = Field(default=None, min_length=1, max_length=500)
@@ -530,7 +542,7 @@ class StatsRead(BaseModel):
 # -- filters ----------------------------------------------------------------------------
 
 
-class ParkFilters(BaseModel):
+class ParkFilters(RejectsNul):
     q: str | None = Field(default=None, min_length=1, max_length=200)
     kind: list[ParkKind] | None = None
     region: str | None = Field(default=None, min_length=1, max_length=200)
@@ -553,7 +565,7 @@ class ResidentStatus(StrEnum):
     LEFT = "left"
 
 
-class ResidentFilters(BaseModel):
+class ResidentFilters(RejectsNul):
     q: str | None = Field(default=None, min_length=1, max_length=200)
     park_id: UUID | None = None
     technology: list[Tag] | None = Field(default=None, max_length=20)

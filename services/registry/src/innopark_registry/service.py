@@ -3,6 +3,7 @@ Object-level access is decided here, from the caller's Principal."""
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
@@ -330,7 +331,12 @@ def _as(kind: type, value: Any) -> Any:
         if kind is datetime:
             return datetime.fromisoformat(str(value))
         if kind is float:
-            return float(value)
+            number = float(value)
+            if math.isfinite(number):
+                return number
+        if kind is int and isinstance(value, int) and not isinstance(value, bool):
+            if -(2**62) < value < 2**62:
+                return value
         if kind is str and isinstance(value, str):
             return value
     except (TypeError, ValueError):
@@ -385,7 +391,7 @@ async def suggest_parks(*, session: AsyncSession, q: str, limit: int) -> list[Pa
 async def park_changes(
     *, session: AsyncSession, since: str | None, limit: int
 ) -> tuple[list[Park], str]:
-    after = int(_as(float, decode_cursor(since, 1)[0])) if since else 0
+    after = _as(int, decode_cursor(since, 1)[0]) if since else 0
     stmt = sa.select(Park).where(Park.change_seq > after).order_by(Park.change_seq).limit(limit)
     parks = list((await session.scalars(stmt)).all())
     return parks, encode_cursor(parks[-1].change_seq if parks else after)
@@ -885,8 +891,8 @@ async def list_kpi_reports(
         where.append(
             sa.tuple_(KpiReport.year, period, KpiReport.id)
             < sa.tuple_(
-                sa.literal(int(_as(float, year))),
-                sa.literal(int(_as(float, quarter))),
+                sa.literal(_as(int, year)),
+                sa.literal(_as(int, quarter)),
                 sa.literal(_as(UUID, last_id)),
             )
         )
