@@ -395,3 +395,39 @@ async def test_park_changes_are_published_with_full_state(api, registry, token_i
         "Gousev",
         park["region"],
     )
+
+
+async def test_parent_links_and_removal(api, token_issuer):
+    op = token_issuer.headers("operator")
+    region = unique("Parents")
+    parent = (await api.post("/api/v1/parks", json=park_body(region=region), headers=op)).json()
+    child = await api.post(
+        "/api/v1/parks",
+        json=park_body(
+            name="Ingria", kind="business_incubator", region=region, parent_id=parent["id"]
+        ),
+        headers=op,
+    )
+    assert child.status_code == 201, child.text
+    inside = await api.get("/api/v1/parks", params={"parent_id": parent["id"]})
+    assert [p["id"] for p in inside.json()["items"]] == [child.json()["id"]]
+
+    cycle = await api.patch(
+        f"/api/v1/parks/{parent['id']}", json={"parent_id": child.json()["id"]}, headers=op
+    )
+    assert cycle.status_code == 422
+    assert cycle.json()["errors"][0]["field"] == "parent_id"
+    refused = await api.delete(f"/api/v1/parks/{parent['id']}", headers=op)
+    assert refused.status_code == 409
+    assert (await api.delete(f"/api/v1/parks/{child.json()['id']}", headers=op)).status_code == 204
+    assert (await api.delete(f"/api/v1/parks/{parent['id']}", headers=op)).status_code == 204
+
+
+async def test_csv_cells_that_look_like_formulas_are_quoted(api, token_issuer):
+    op = token_issuer.headers("operator")
+    region = unique("Formula")
+    body = park_body(name='=HYPERLINK("http://x")', region=region)
+    assert (await api.post("/api/v1/parks", json=body, headers=op)).status_code == 201
+    exported = await api.get("/api/v1/parks", params={"region": region, "format": "csv"})
+    row = next(csv.DictReader(io.StringIO(exported.text)))
+    assert row["name"] == '\'=HYPERLINK("http://x")'
