@@ -323,52 +323,131 @@ async def enqueue(
 
 
 async def deliver_webhooks(app: FastAPI) -> None:
-    """Background job: deliver what is due, forever."""
+    """Background job: deliver what is due, forever.
+
+    Due deliveries are claimed in a short transaction that moves their `next_attempt_at`
+    one lease ahead (FOR UPDATE SKIP LOCKED, so replicas never claim the same row); each
+    is then sent on its own, outside any transaction, and its outcome recorded at once. A
+    slow receiver therefore holds up neither the database nor other partners' deliveries,
+    and a delivery whose process died mid-flight is due again when its lease runs out.
+    """
     settings: OrdersSettings = app.state.settings
     database = app.state.database
+    in_flight: dict[uuid.UUID, asyncio.Task[None]] = {}
     async with httpx.AsyncClient(
         timeout=settings.webhook_timeout_seconds,
         follow_redirects=False,
         headers={"User-Agent": USER_AGENT},
     ) as client:
-        while True:
-            try:
-                handled = await deliver_due(database, client, settings)
-            except (OSError, sa.exc.DBAPIError, sa.exc.InterfaceError) as exc:
-                log.warning("webhook delivery pass failed: %s", exc)
-                handled = 0
-            if handled < settings.webhook_batch_size:
-                await asyncio.sleep(settings.webhook_poll_interval_seconds)
+        try:
+            while True:
+                room = settings.webhook_batch_size - len(in_flight)
+                claimed: list[tuple[WebhookDelivery, WebhookEndpoint]] = []
+                if room > 0:
+                    try:
+                        claimed = await claim_due(database, settings, room)
+                    except (OSError, sa.exc.DBAPIError, sa.exc.InterfaceError) as exc:
+                        log.warning("claiming webhook deliveries failed: %s", exc)
+                for delivery, endpoint in claimed:
+                    task = asyncio.create_task(
+                        _deliver_one(database, client, settings, delivery, endpoint)
+                    )
+                    in_flight[delivery.id] = task
+                    task.add_done_callback(lambda _t, key=delivery.id: in_flight.pop(key, None))
+                if not claimed:
+                    await asyncio.sleep(settings.webhook_poll_interval_seconds)
+        finally:
+            # Shutting down: what was cut off mid-flight is due again at once (not after
+            # its lease), for this or another replica.
+            for task in in_flight.values():
+                task.cancel()
+            if in_flight:
+                await asyncio.gather(*in_flight.values(), return_exceptions=True)
+                await _release(database, list(in_flight))
 
 
-async def deliver_due(database: Any, client: httpx.AsyncClient, settings: OrdersSettings) -> int:
+def _lease(settings: OrdersSettings) -> timedelta:
+    return timedelta(seconds=settings.webhook_timeout_seconds + 30)
+
+
+async def claim_due(
+    database: Any, settings: OrdersSettings, limit: int
+) -> list[tuple[WebhookDelivery, WebhookEndpoint]]:
     async with database.transaction() as session:
+        due = (
+            sa.select(WebhookDelivery.id)
+            .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
+            .where(
+                WebhookDelivery.status == "pending",
+                WebhookDelivery.next_attempt_at <= sa.func.now(),
+                WebhookEndpoint.enabled.is_(True),
+            )
+            .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.created_at)
+            .limit(limit)
+            .with_for_update(of=WebhookDelivery, skip_locked=True)
+        )
+        ids = (
+            (
+                await session.execute(
+                    sa.update(WebhookDelivery)
+                    .where(WebhookDelivery.id.in_(due.scalar_subquery()))
+                    .values(next_attempt_at=datetime.now(UTC) + _lease(settings))
+                    .returning(WebhookDelivery.id)
+                    .execution_options(synchronize_session=False)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        if not ids:
+            return []
         rows = (
             await session.execute(
                 sa.select(WebhookDelivery, WebhookEndpoint)
                 .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
-                .where(
-                    WebhookDelivery.status == "pending",
-                    WebhookDelivery.next_attempt_at <= sa.func.now(),
-                    WebhookEndpoint.enabled.is_(True),
-                )
-                .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.created_at)
-                .limit(settings.webhook_batch_size)
-                .with_for_update(of=WebhookDelivery, skip_locked=True)
+                .where(WebhookDelivery.id.in_(ids))
             )
         ).all()
-        if not rows:
-            return 0
-        results = await asyncio.gather(
-            *(_attempt(client, delivery, endpoint, settings) for delivery, endpoint in rows)
-        )
-        for (delivery, endpoint), (status_code, error, duration_ms, at) in zip(
-            rows, results, strict=True
-        ):
-            await _record(
-                session, delivery, endpoint, status_code, error, duration_ms, at, settings
+    return [(delivery, endpoint) for delivery, endpoint in rows]
+
+
+async def _deliver_one(
+    database: Any,
+    client: httpx.AsyncClient,
+    settings: OrdersSettings,
+    delivery: WebhookDelivery,
+    endpoint: WebhookEndpoint,
+) -> None:
+    status_code, error, duration_ms, at = await _attempt(client, delivery, endpoint, settings)
+    try:
+        async with database.transaction() as session:
+            current = (
+                await session.execute(
+                    sa.select(WebhookDelivery)
+                    .where(WebhookDelivery.id == delivery.id, WebhookDelivery.status == "pending")
+                    .with_for_update()
+                )
+            ).scalar_one_or_none()
+            owner = await session.get(WebhookEndpoint, delivery.endpoint_id, with_for_update=True)
+            if current is None or owner is None:
+                return  # deleted meanwhile
+            await _record(session, current, owner, status_code, error, duration_ms, at, settings)
+    except (OSError, sa.exc.DBAPIError, sa.exc.InterfaceError) as exc:
+        # Not recorded: the lease runs out and the delivery is tried again (at least once).
+        log.warning("recording webhook delivery %s failed: %s", delivery.id, exc)
+
+
+async def _release(database: Any, ids: list[uuid.UUID]) -> None:
+    try:
+        async with database.transaction() as session:
+            await session.execute(
+                sa.update(WebhookDelivery)
+                .where(WebhookDelivery.id.in_(ids), WebhookDelivery.status == "pending")
+                .values(next_attempt_at=sa.func.now())
+                .execution_options(synchronize_session=False)
             )
-    return len(rows)
+    except Exception as exc:  # noqa: BLE001 - shutting down; the leases expire anyway
+        log.warning("releasing webhook leases failed: %s", exc)
 
 
 async def _attempt(
