@@ -32,3 +32,36 @@ def park_body(**overrides):
     }
     body.update(overrides)
     return body
+
+
+async def events_for(registry, topic: str, key: str, count: int, timeout: float = 15) -> list:
+    """The first `count` CloudEvents with message key `key` on `topic`: (type, data) pairs."""
+    import asyncio
+    import json
+
+    from aiokafka import AIOKafkaConsumer
+
+    consumer = AIOKafkaConsumer(
+        topic,
+        group_id=None,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        bootstrap_servers=registry.env["KAFKA_BOOTSTRAP_SERVERS"],
+    )
+    await consumer.start()
+    seen: list[tuple[str, dict]] = []
+    try:
+
+        async def collect() -> None:
+            while len(seen) < count:
+                for records in (await consumer.getmany(timeout_ms=500)).values():
+                    seen.extend(
+                        (dict(r.headers)["ce_type"].decode(), json.loads(r.value))
+                        for r in records
+                        if r.key == key.encode()
+                    )
+
+        await asyncio.wait_for(collect(), timeout=timeout)
+    finally:
+        await consumer.stop()
+    return seen

@@ -294,3 +294,61 @@ async def test_clusters_and_agreements(api, token_issuer):
         "/api/v1/agreements", headers=op, json={"title": "x", "parties": [{"name": "only"}]}
     )
     assert one_party.status_code == 422
+
+
+async def test_cluster_agreement_and_kpi_changes_are_published(api, registry, token_issuer):
+    from innopark_shared.contracts.registry import (
+        AGREEMENTS_TOPIC,
+        CLUSTERS_TOPIC,
+        KPI_REPORTS_TOPIC,
+    )
+
+    from .conftest import events_for
+
+    op = token_issuer.headers("operator")
+    park = (await api.post("/api/v1/parks", json=park_body(), headers=op)).json()
+    cluster = (
+        await api.post(
+            "/api/v1/clusters",
+            headers=op,
+            json={
+                "name": "Pharma cluster",
+                "country": "RU",
+                "region": "St Petersburg",
+                "coordinator_park_id": park["id"],
+                "members": [{"name": "Ingria"}],
+            },
+        )
+    ).json()
+    await api.patch(
+        f"/api/v1/clusters/{cluster['id']}",
+        headers=op,
+        json={"members": [{"name": "Ingria"}, {"name": "Polytech"}]},
+    )
+    agreement = (
+        await api.post(
+            "/api/v1/agreements",
+            headers=op,
+            json={
+                "title": "MoU",
+                "parties": [
+                    {"name": "A", "park_id": park["id"]},
+                    {"name": "Foreign partner", "country": "FI"},
+                ],
+            },
+        )
+    ).json()
+    await api.post(
+        f"/api/v1/parks/{park['id']}/kpi-reports",
+        headers=op,
+        json=_report(2014, jobs=100, residents=10),
+    )
+
+    clusters = await events_for(registry, CLUSTERS_TOPIC, cluster["id"], 2)
+    assert [t.split(".")[-2] for t, _ in clusters] == ["created", "updated"]
+    assert [m["name"] for m in clusters[1][1]["members"]] == ["Ingria", "Polytech"]
+    agreements = await events_for(registry, AGREEMENTS_TOPIC, agreement["id"], 1)
+    assert agreements[0][1]["parties"][1]["country"] == "FI"
+    reports = await events_for(registry, KPI_REPORTS_TOPIC, park["id"], 1)
+    assert reports[0][0] == "org.innopark.registry.kpi_report.filed.v1"
+    assert (reports[0][1]["year"], reports[0][1]["jobs"]) == (2014, 100)
