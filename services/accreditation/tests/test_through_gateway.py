@@ -9,8 +9,10 @@ import base64
 import json
 import os
 import random
+import shutil
 import signal
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -76,8 +78,10 @@ def _free_block(size: int = 7) -> int:
 
 
 @pytest_asyncio.fixture(scope="module")
-async def platform(tmp_path_factory) -> AsyncIterator[Platform]:
-    workdir = tmp_path_factory.mktemp("accreditation-platform")
+async def platform() -> AsyncIterator[Platform]:
+    # Not under pytest's basetemp: every pytest session on the machine resets that folder to
+    # mode 0700, which locks out the embedded PostgreSQL's own user mid-run.
+    workdir = Path(tempfile.mkdtemp(prefix="innopark-accreditation-e2e-"))
     base = _free_block()
     env = {
         **os.environ,
@@ -120,6 +124,7 @@ async def platform(tmp_path_factory) -> AsyncIterator[Platform]:
             except TimeoutError:
                 process.kill()
         log.close()
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def verifies(document: dict, public_key_pem: str) -> bool:
