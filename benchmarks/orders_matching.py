@@ -173,7 +173,8 @@ async def run(args: argparse.Namespace) -> None:
                     title="Catalyst process for polymer recycling at pilot scale",
                     description="We look for a catalyst and reactor design that turns mixed "
                     "plastic waste into polymer feedstock; pilot plant, quality testing, licence.",
-                    technology_tags=["polymer recycling", "catalysis", "low-tonnage chemistry"],
+                    technology_tags=["no resident has this tag"] if args.untagged
+                    else ["polymer recycling", "catalysis", "low-tonnage chemistry"],
                     cooperation_types=["licence"], languages=["en"], confidential=False,
                     deadline=datetime.now(UTC) + timedelta(days=30), status="published",
                     created_by="bench", version=1,
@@ -207,6 +208,9 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--vocabulary", choices=["broad", "narrow"], default="broad",
                         help="resident descriptions: realistic (broad) or worst case (narrow)")
+    parser.add_argument("--untagged", action="store_true",
+                        help="an order whose tags match no resident: ranking by text alone "
+                             "(the slow path: every text match is ranked)")
     parser.add_argument("--admin-url", default=None,
                         help="a superuser's postgresql:// URL instead of an embedded server")
     asyncio.run(run(parser.parse_args()))

@@ -309,3 +309,63 @@ async def test_text_relevance_finds_residents_without_a_matching_tag(
     assert explanation["matched_tags"] == [] and explanation["tag_score"] == 0
     assert word in explanation["matched_terms"]
     assert 0 < found[0]["score"] <= 0.3
+
+
+async def test_park_proposal_withdrawn_and_decisions_are_one_sided(client, actors):
+    _, partner = await actors.partner("Park Deal Corp")
+    order = await actors.published_order(partner)
+    park_id = uuid.uuid4()
+    manager = actors.park_manager(park_id)
+    made = await client.post(
+        f"/api/v1/orders/{order['id']}/proposals",
+        headers=manager,
+        json={"summary": "Our engineering centre can build the pilot"},
+    )
+    assert made.status_code == 201, made.text
+    proposal = made.json()
+    assert (proposal["proposer_kind"], proposal["park_id"]) == ("park", str(park_id))
+    # The proposer may not decide on its own proposal; the partner may not withdraw it.
+    assert (
+        await client.post(f"/api/v1/proposals/{proposal['id']}/shortlist", headers=manager)
+    ).status_code == 403
+    assert (
+        await client.post(f"/api/v1/proposals/{proposal['id']}/withdraw", headers=partner)
+    ).status_code == 403
+    withdrawn = await client.post(
+        f"/api/v1/proposals/{proposal['id']}/withdraw",
+        headers=manager,
+        json={"reason": "Capacity taken"},
+    )
+    assert withdrawn.json()["status"] == "withdrawn"
+    again = await client.post(
+        f"/api/v1/proposals/{proposal['id']}/reject", headers=partner, json={"reason": "other"}
+    )
+    assert again.status_code == 409
+    assert again.json()["current_status"] == "withdrawn"
+    # A withdrawn proposal may be replaced by a new one.
+    replaced = await client.post(
+        f"/api/v1/orders/{order['id']}/proposals",
+        headers=manager,
+        json={"summary": "Revised offer"},
+    )
+    assert replaced.status_code == 201
+    mine = (await client.get("/api/v1/proposals", headers=manager)).json()["items"]
+    assert {p["status"] for p in mine} == {"withdrawn", "submitted"}
+    # Closing the order makes its proposals final.
+    assert (
+        await client.post(
+            f"/api/v1/orders/{order['id']}/close",
+            headers=partner,
+            json={"reason": "Budget withdrawn"},
+        )
+    ).status_code == 200
+    late = await client.post(
+        f"/api/v1/proposals/{replaced.json()['id']}/shortlist", headers=partner
+    )
+    assert late.status_code == 409
+    late_proposal = await client.post(
+        f"/api/v1/orders/{order['id']}/proposals",
+        headers=actors.resident(uuid.uuid4()),
+        json={"summary": "Too late"},
+    )
+    assert late_proposal.status_code == 404  # a closed order is not visible to strangers
