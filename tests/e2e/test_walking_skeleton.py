@@ -13,7 +13,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from innopark_shared.contracts import PARKS_TOPIC
 from innopark_shared.kafka import Envelope
-from innopark_shared.testing import tamper, wait_until
+from innopark_shared.testing import PLATFORM_ADMIN_EMAIL, tamper, wait_until
 
 PARK = {
     "name": "Technopolis Himgrad",
@@ -144,7 +144,7 @@ async def test_bad_input_is_a_422_problem_naming_the_field_never_a_500(platform)
         _problem(
             await c.post(
                 "/api/v1/auth/token",
-                data={"grant_type": "password", "username": "admin@e2e.test", "password": "wrong"},
+                data={"grant_type": "password", "username": PLATFORM_ADMIN_EMAIL, "password": "wrong"},
             ),
             400,
         )

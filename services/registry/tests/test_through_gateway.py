@@ -4,120 +4,15 @@ own processes), users created by the bootstrap operator, tokens from the token e
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
-import os
-import random
-import signal
-import sys
-import time
 import uuid
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import asyncpg
-import httpx
 import pytest
-import pytest_asyncio
-from innopark_shared.devrun.embedded import port_open
+from innopark_shared.testing import PLATFORM_ADMIN_EMAIL, PLATFORM_ADMIN_PASSWORD
 
 pytestmark = pytest.mark.e2e
-
-ADMIN_EMAIL = "admin@registry-e2e.test"
-ADMIN_PASSWORD = "registry-e2e-password"
-
-
-@dataclass
-class Platform:
-    gateway: str
-    registry_database_url: str
-    log_path: Path
-
-    def client(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(base_url=self.gateway, timeout=15.0)
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    async def login(self, email: str, password: str) -> dict[str, str]:
-        async with self.client() as c:
-            r = await c.post(
-                "/api/v1/auth/token",
-                data={"grant_type": "password", "username": email, "password": password},
-            )
-            assert r.status_code == 200, r.text
-            return {"Authorization": f"Bearer {r.json()['access_token']}"}
-
-    async def user(self, operator: dict[str, str], role: str, **binding: str) -> dict[str, str]:
-        email, password = f"{role}-{uuid.uuid4().hex[:8]}@registry-e2e.test", uuid.uuid4().hex
-        async with self.client() as c:
-            r = await c.post(
-                "/api/v1/users",
-                headers=operator,
-                json={"email": email, "password": password, "role": role, **binding},
-            )
-            assert r.status_code == 201, r.text
-        return await self.login(email, password)
-
-
-def _free_block(size: int = 7) -> int:
-    rng = random.Random()
-    for _ in range(200):
-        base = rng.randrange(20000, 32000 - size)
-        if not any(port_open("127.0.0.1", base + i) for i in range(size)):
-            return base
-    raise RuntimeError("no block of free ports")
-
-
-@pytest_asyncio.fixture(scope="module")
-async def platform(tmp_path_factory) -> AsyncIterator[Platform]:
-    workdir = tmp_path_factory.mktemp("registry-platform")
-    base = _free_block()
-    env = {
-        **os.environ,
-        "INNOPARK_DATA_DIR": str(workdir / "data"),
-        "INNOPARK_PORT_BASE": str(base),
-        "INNOPARK_BROKER_PORT": str(base + 5),
-        "INNOPARK_PG_PORT": str(base + 6),
-        "BOOTSTRAP_ADMIN_EMAIL": ADMIN_EMAIL,
-        "BOOTSTRAP_ADMIN_PASSWORD": ADMIN_PASSWORD,
-        "NO_COLOR": "1",
-        "OUTBOX_POLL_INTERVAL_SECONDS": "1",
-    }
-    env.pop("DATABASE_URL", None)
-    env.pop("KAFKA_BOOTSTRAP_SERVERS", None)
-    log_path = workdir / "platform.log"
-    log = open(log_path, "wb")  # noqa: SIM115 - the subprocess writes it
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "innopark_shared.devrun",
-        "up",
-        env=env,
-        stdout=log,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    # The dev runner provisions the registry's role with its development password.
-    db_url = f"postgresql://innopark_registry:registry-dev-password@127.0.0.1:{base + 6}/innopark"
-    platform = Platform(f"http://127.0.0.1:{base}", db_url, log_path)
-    deadline = time.monotonic() + 180
-    try:
-        while "Innopark is up" not in platform.log():
-            if process.returncode is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"platform did not come up:\n{platform.log()[-5000:]}")
-            await asyncio.sleep(0.3)
-        yield platform
-    finally:
-        if process.returncode is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                await asyncio.wait_for(process.wait(), timeout=90)
-            except TimeoutError:
-                process.kill()
-        log.close()
-
 
 def _park(**overrides) -> dict:
     body = {
@@ -132,7 +27,7 @@ def _park(**overrides) -> dict:
 
 
 async def test_registry_through_the_gateway(platform):
-    operator = await platform.login(ADMIN_EMAIL, ADMIN_PASSWORD)
+    operator = await platform.login(PLATFORM_ADMIN_EMAIL, PLATFORM_ADMIN_PASSWORD)
     region = "Татарстан " + uuid.uuid4().hex[:6]
     async with platform.client() as c:
         # Create, read, update with If-Match.
@@ -291,7 +186,7 @@ async def test_registry_through_the_gateway(platform):
 
 async def test_paging_past_1000_rows_through_the_gateway(platform):
     region = "Paging " + uuid.uuid4().hex[:6]
-    conn = await asyncpg.connect(platform.registry_database_url)
+    conn = await asyncpg.connect(platform.database_url("registry"))
     try:
         rows = [
             (uuid.uuid4(), f"Bulk {i:05d}", "technopark", "RU", region, ["it"], 1, f"bulk {i:05d}")
@@ -314,7 +209,7 @@ async def test_paging_past_1000_rows_through_the_gateway(platform):
         )
     finally:
         await conn.close()
-    operator = await platform.login(ADMIN_EMAIL, ADMIN_PASSWORD)
+    operator = await platform.login(PLATFORM_ADMIN_EMAIL, PLATFORM_ADMIN_PASSWORD)
     seen: list[str] = []
     cursor = None
     async with platform.client() as c:

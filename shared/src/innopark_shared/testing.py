@@ -9,6 +9,9 @@ Registered as a pytest plugin by the repository's root `conftest.py`. Fixtures:
   tests that run a service without the gateway.
 - `start_service`: runs a service as its own process (`python -m innopark_<name> serve`)
   against `infra`, provisioned and migrated like the dev runner does.
+- `platform`: the whole platform as the README's first command runs it (`innopark-dev up`
+  in a subprocess: its own embedded PostgreSQL and broker, every service and the gateway
+  as their own processes) on free ports and a private data folder, once per session.
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ import asyncio
 import base64
 import json
 import os
+import random
 import shutil
+import signal
 import sys
 import tempfile
 import threading
@@ -38,7 +43,7 @@ import pytest_asyncio
 from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy.engine import make_url
 
-from .devrun.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
+from .devrun.embedded import EmbeddedBroker, EmbeddedPostgres, free_port, port_open
 from .devrun.provision import provision
 
 
@@ -263,3 +268,137 @@ async def start_service(
                 await asyncio.wait_for(service.process.wait(), timeout=15)
             except TimeoutError:
                 service.process.kill()
+
+
+# -- the whole platform ----------------------------------------------------------------
+
+PLATFORM_ADMIN_EMAIL = "admin@platform.test"
+PLATFORM_ADMIN_PASSWORD = "platform-admin-password"
+SERVICE_NAMES = ["registry", "orders", "accreditation", "events"]
+
+
+@dataclass
+class Platform:
+    gateway: str
+    port_base: int
+    broker: str
+    pg_port: int
+    data_dir: Path
+    log_path: Path
+    process: asyncio.subprocess.Process
+
+    def service_url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.port_base + SERVICE_NAMES.index(name) + 1}"
+
+    def database_url(self, service: str) -> str:
+        """The service role's own URL (the dev runner's development password)."""
+        return (
+            f"postgresql://innopark_{service}:{service}-dev-password"
+            f"@127.0.0.1:{self.pg_port}/innopark"
+        )
+
+    def pid_of(self, name: str) -> int:
+        return int((self.data_dir / "run" / f"{name}.pid").read_text())
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def client(self, **kwargs: Any) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=self.gateway, timeout=15.0, **kwargs)
+
+    async def token(
+        self, email: str = PLATFORM_ADMIN_EMAIL, password: str = PLATFORM_ADMIN_PASSWORD
+    ) -> str:
+        async with self.client() as c:
+            r = await c.post(
+                "/api/v1/auth/token",
+                data={"grant_type": "password", "username": email, "password": password},
+            )
+            assert r.status_code == 200, r.text
+            return r.json()["access_token"]
+
+    async def login(
+        self, email: str = PLATFORM_ADMIN_EMAIL, password: str = PLATFORM_ADMIN_PASSWORD
+    ) -> dict[str, str]:
+        """Authorization headers for a user, through the token endpoint."""
+        return {"Authorization": f"Bearer {await self.token(email, password)}"}
+
+    auth = login
+
+    async def user(self, operator: dict[str, str], role: str, **binding: Any) -> dict[str, str]:
+        """Create a user through the gateway (as `operator`) and log in as it."""
+        email, password = f"{role}-{uuid.uuid4().hex[:10]}@platform.test", uuid.uuid4().hex
+        body = {"email": email, "password": password, "role": role}
+        body.update({k: str(v) for k, v in binding.items()})
+        async with self.client() as c:
+            r = await c.post("/api/v1/users", headers=operator, json=body)
+            assert r.status_code == 201, r.text
+        return await self.login(email, password)
+
+
+def _free_port_block(size: int) -> int:
+    # Below Linux's ephemeral range (32768+), so outgoing connections cannot take a port
+    # between our check and the service binding it.
+    rng = random.Random()
+    for _ in range(500):
+        base = rng.randrange(20000, 32000 - size)
+        if not any(port_open("127.0.0.1", base + i) for i in range(size)):
+            return base
+    raise RuntimeError("no block of free ports")
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def platform(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Platform]:
+    workdir = tmp_path_factory.mktemp("platform")
+    base = _free_port_block(7)
+    env = {
+        **os.environ,
+        "INNOPARK_DATA_DIR": str(workdir / "data"),
+        "INNOPARK_PORT_BASE": str(base),
+        "INNOPARK_BROKER_PORT": str(base + 5),
+        "INNOPARK_PG_PORT": str(base + 6),
+        "BOOTSTRAP_ADMIN_EMAIL": PLATFORM_ADMIN_EMAIL,
+        "BOOTSTRAP_ADMIN_PASSWORD": PLATFORM_ADMIN_PASSWORD,
+        "NO_COLOR": "1",
+        "OUTBOX_POLL_INTERVAL_SECONDS": "1",
+        # Every request of the suite comes from 127.0.0.1; keep the per-IP bucket away.
+        "RATE_LIMIT_PER_MINUTE": "100000",
+        "RATE_LIMIT_BURST": "10000",
+    }
+    env.pop("DATABASE_URL", None)
+    env.pop("KAFKA_BOOTSTRAP_SERVERS", None)
+    log_path = workdir / "platform.log"
+    log = open(log_path, "wb")  # noqa: SIM115 - the subprocess writes it
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "innopark_shared.devrun",
+        "up",
+        env=env,
+        stdout=log,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    running = Platform(
+        gateway=f"http://127.0.0.1:{base}",
+        port_base=base,
+        broker=f"127.0.0.1:{base + 5}",
+        pg_port=base + 6,
+        data_dir=workdir / "data",
+        log_path=log_path,
+        process=process,
+    )
+    deadline = time.monotonic() + 180
+    try:
+        while "Innopark is up" not in running.log():
+            if process.returncode is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"platform did not come up:\n{running.log()[-5000:]}")
+            await asyncio.sleep(0.3)
+        yield running
+    finally:
+        if process.returncode is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                await asyncio.wait_for(process.wait(), timeout=90)
+            except TimeoutError:
+                process.kill()
+        log.close()
