@@ -1,0 +1,297 @@
+"""Issue 4's demonstration through the gateway with real users: the platform as the dev
+runner starts it (embedded PostgreSQL and broker, every service and the gateway as their
+own processes), users created by the bootstrap operator, tokens from the token endpoint,
+parks and residents created in the registry and learnt by orders from its events."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import shutil
+import signal
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+import pytest_asyncio
+from innopark_shared.devrun.embedded import port_open
+from innopark_shared.testing import wait_until
+
+pytestmark = pytest.mark.e2e
+
+ADMIN_EMAIL = "admin@orders-e2e.test"
+ADMIN_PASSWORD = "orders-e2e-password"
+
+
+@dataclass
+class Platform:
+    gateway: str
+    log_path: Path
+    process: asyncio.subprocess.Process
+
+    def client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=self.gateway, timeout=10.0)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    async def login(self, email: str, password: str) -> dict[str, str]:
+        async with self.client() as c:
+            r = await c.post(
+                "/api/v1/auth/token",
+                data={"grant_type": "password", "username": email, "password": password},
+            )
+            assert r.status_code == 200, r.text
+            return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+    async def user(self, operator: dict[str, str], role: str, **binding: str) -> tuple[str, dict]:
+        """A real user created by the operator; its id and its login headers."""
+        email, password = f"{role}-{uuid.uuid4().hex[:8]}@orders-e2e.test", uuid.uuid4().hex
+        async with self.client() as c:
+            r = await c.post(
+                "/api/v1/users",
+                headers=operator,
+                json={"email": email, "password": password, "role": role, **binding},
+            )
+            assert r.status_code == 201, r.text
+        return r.json()["id"], await self.login(email, password)
+
+
+def _free_block(size: int = 7) -> int:
+    rng = random.Random()
+    for _ in range(200):
+        base = rng.randrange(20000, 32000 - size)
+        if not any(port_open("127.0.0.1", base + i) for i in range(size)):
+            return base
+    raise RuntimeError("no block of free ports")
+
+
+@pytest_asyncio.fixture(scope="module")
+async def platform() -> AsyncIterator[Platform]:
+    # Not under pytest's basetemp: every pytest session on the machine resets that folder to
+    # mode 0700, which locks out the embedded PostgreSQL's own user mid-run.
+    workdir = Path(tempfile.mkdtemp(prefix="innopark-orders-e2e-"))
+    base = _free_block()
+    env = {
+        **os.environ,
+        "INNOPARK_DATA_DIR": str(workdir / "data"),
+        "INNOPARK_PORT_BASE": str(base),
+        "INNOPARK_BROKER_PORT": str(base + 5),
+        "INNOPARK_PG_PORT": str(base + 6),
+        "BOOTSTRAP_ADMIN_EMAIL": ADMIN_EMAIL,
+        "BOOTSTRAP_ADMIN_PASSWORD": ADMIN_PASSWORD,
+        "NO_COLOR": "1",
+        "OUTBOX_POLL_INTERVAL_SECONDS": "1",
+        "EXPIRY_SWEEP_INTERVAL_SECONDS": "0.5",
+    }
+    env.pop("DATABASE_URL", None)
+    env.pop("KAFKA_BOOTSTRAP_SERVERS", None)
+    log_path = workdir / "platform.log"
+    log = open(log_path, "wb")  # noqa: SIM115 - the subprocess writes it
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "innopark_shared.devrun",
+        "up",
+        env=env,
+        stdout=log,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    platform = Platform(f"http://127.0.0.1:{base}", log_path, process)
+    deadline = time.monotonic() + 180
+    try:
+        while "Innopark is up" not in platform.log():
+            if process.returncode is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"platform did not come up:\n{platform.log()[-5000:]}")
+            await asyncio.sleep(0.3)
+        yield platform
+    finally:
+        if process.returncode is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                await asyncio.wait_for(process.wait(), timeout=90)
+            except TimeoutError:
+                process.kill()
+        log.close()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+async def test_order_story_through_the_gateway(platform):
+    operator = await platform.login(ADMIN_EMAIL, ADMIN_PASSWORD)
+    tag = f"composites-{uuid.uuid4().hex[:6]}"
+    async with platform.client() as c:
+        park = await c.post(
+            "/api/v1/parks",
+            headers=operator,
+            json={
+                "name": "Technopolis Himgrad",
+                "kind": "technopolis",
+                "country": "RU",
+                "region": "Tatarstan",
+                "specializations": [tag, "polymers"],
+            },
+        )
+        assert park.status_code == 201, park.text
+        park_id = park.json()["id"]
+        residents = {}
+        for name, technologies, description in (
+            ("PolyForm", [tag, "polymer processing"], "Composite airframe parts, pilot line"),
+            ("Kazan Fibre", [tag], "Carbon fibre composite panels"),
+            ("Radio Gousev", ["radio electronics"], "Antenna design"),
+        ):
+            made = await c.post(
+                f"/api/v1/parks/{park_id}/residents",
+                headers=operator,
+                json={
+                    "name": name,
+                    "technologies": technologies,
+                    "description": description,
+                    "contact_email": f"{name.lower().replace(' ', '.')}@resident.example",
+                },
+            )
+            assert made.status_code == 201, made.text
+            residents[name] = made.json()["id"]
+        partner = await c.post(
+            "/api/v1/partners",
+            headers=operator,
+            json={
+                "name": "Airbus Open Innovation",
+                "country": "FR",
+                "contact_email": "scouting@partner.example",
+            },
+        )
+        assert partner.status_code == 201, partner.text
+        partner_id = partner.json()["id"]
+
+    _, partner_user = await platform.user(operator, "partner", partner_id=partner_id)
+    _, poly = await platform.user(operator, "resident", resident_id=residents["PolyForm"])
+    _, fibre = await platform.user(operator, "resident", resident_id=residents["Kazan Fibre"])
+    _, radio = await platform.user(operator, "resident", resident_id=residents["Radio Gousev"])
+
+    async with platform.client() as c:
+        body = {
+            "title": "Lightweight composite brackets for cabin interiors",
+            "description": "Composite parts with certified fire behaviour; pilot line wanted.",
+            "technology_tags": [tag],
+            "trl": 6,
+            "cooperation_types": ["supply", "joint_rnd"],
+            "budget_min": "100000",
+            "budget_max": "400000",
+            "currency": "EUR",
+            "deadline": (datetime.now(UTC) + timedelta(days=45)).isoformat(),
+        }
+        key = {**partner_user, "Idempotency-Key": str(uuid.uuid4())}
+        answers = [await c.post("/api/v1/orders", headers=key, json=body) for _ in range(3)]
+        assert [a.status_code for a in answers] == [201, 201, 201]
+        assert len({a.json()["id"] for a in answers}) == 1
+        order_id = answers[0].json()["id"]
+        mine = (await c.get("/api/v1/orders", headers=partner_user)).json()["items"]
+        assert [o["id"] for o in mine] == [order_id]
+
+        assert (
+            await c.post(f"/api/v1/orders/{order_id}/submit", headers=partner_user)
+        ).status_code == 200
+        returned = await c.post(
+            f"/api/v1/orders/{order_id}/return",
+            headers=operator,
+            json={"comment": "Give the fire standard"},
+        )
+        assert returned.status_code == 200 and returned.json()["status"] == "draft"
+        edited = await c.patch(
+            f"/api/v1/orders/{order_id}",
+            headers={**partner_user, "If-Match": returned.headers["ETag"]},
+            json={"description": body["description"] + " FAR 25.853."},
+        )
+        assert edited.status_code == 200, edited.text
+        assert (
+            await c.post(f"/api/v1/orders/{order_id}/submit", headers=partner_user)
+        ).status_code == 200
+        published = await c.post(f"/api/v1/orders/{order_id}/publish", headers=operator)
+        assert published.status_code == 200, published.text
+
+        # Orders learns residents from the registry's events; if publication outran them,
+        # an operator re-runs matching.
+        async def matched() -> bool:
+            items = (
+                await c.get(f"/api/v1/orders/{order_id}/matches", headers=partner_user)
+            ).json()["items"]
+            ids = {m["target_id"] for m in items if m["target_kind"] == "resident"}
+            if {residents["PolyForm"], residents["Kazan Fibre"]} <= ids:
+                return True
+            await c.post(f"/api/v1/orders/{order_id}/rematch", headers=operator)
+            return False
+
+        assert await wait_until(matched, timeout=30, interval=1)
+        for resident in (poly, fibre):
+            seen = (await c.get("/api/v1/orders/matched", headers=resident)).json()["items"]
+            assert order_id in [o["id"] for o in seen]
+        assert order_id not in [
+            o["id"] for o in (await c.get("/api/v1/orders/matched", headers=radio)).json()["items"]
+        ]
+
+        proposals = {}
+        for name, headers in (("PolyForm", poly), ("Kazan Fibre", fibre)):
+            made = await c.post(
+                f"/api/v1/orders/{order_id}/proposals",
+                headers=headers,
+                json={"summary": f"{name} offer", "trl": 6},
+            )
+            assert made.status_code == 201, made.text
+            proposals[name] = made.json()["id"]
+        listed = (await c.get(f"/api/v1/orders/{order_id}/proposals", headers=partner_user)).json()[
+            "items"
+        ]
+        assert all(p["proposer_contact"] is None for p in listed)
+        short = await c.post(
+            f"/api/v1/proposals/{proposals['PolyForm']}/shortlist", headers=partner_user
+        )
+        assert short.json()["proposer_contact"]["email"] == "polyform@resident.example"
+        theirs = (await c.get(f"/api/v1/proposals/{proposals['PolyForm']}", headers=poly)).json()
+        assert theirs["requester_contact"]["email"] == "scouting@partner.example"
+        other = (
+            await c.get(f"/api/v1/proposals/{proposals['Kazan Fibre']}", headers=partner_user)
+        ).json()
+        assert other["proposer_contact"] is None
+        assert (
+            await c.post(f"/api/v1/proposals/{proposals['PolyForm']}/accept", headers=partner_user)
+        ).status_code == 200
+        awarded = await c.post(f"/api/v1/orders/{order_id}/award", headers=partner_user)
+        assert awarded.status_code == 200, awarded.text
+        assert awarded.json()["awarded_proposal_id"] == proposals["PolyForm"]
+
+        history = (await c.get(f"/api/v1/orders/{order_id}/history", headers=partner_user)).json()[
+            "items"
+        ]
+        actions = [t["action"] for t in history if t["action"] != "rematch"]
+        assert actions == [
+            "create",
+            "submit",
+            "return",
+            "submit",
+            "publish",
+            "proposal_shortlist",
+            "proposal_accept",
+            "award",
+        ]
+        assert history[2]["reason"] == "Give the fire standard"
+        assert {t["actor_role"] for t in history} == {"partner", "operator"}
+
+        # Another partner's user gets the same 404 as for an unknown order.
+        async with platform.client() as c2:
+            other_partner = (
+                await c2.post(
+                    "/api/v1/partners", headers=operator, json={"name": "Rival", "country": "US"}
+                )
+            ).json()["id"]
+        _, rival = await platform.user(operator, "partner", partner_id=other_partner)
+        assert (await c.get(f"/api/v1/orders/{order_id}", headers=rival)).status_code == 404
+        bad = await c.post("/api/v1/orders", headers=partner_user, json={**body, "trl": 12})
+        assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "trl"
