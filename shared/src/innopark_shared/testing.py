@@ -348,8 +348,10 @@ def _free_port_block(size: int) -> int:
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def platform(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Platform]:
-    workdir = tmp_path_factory.mktemp("platform")
+async def platform() -> AsyncIterator[Platform]:
+    # Not under pytest's temp root: pytest keeps that 0700, and PostgreSQL runs as its own
+    # system user when the tests run as root.
+    workdir = Path(tempfile.mkdtemp(prefix="innopark-platform-"))
     base = _free_port_block(7)
     env = {
         **os.environ,
@@ -402,3 +404,4 @@ async def platform(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Pl
             except TimeoutError:
                 process.kill()
         log.close()
+        shutil.rmtree(workdir, ignore_errors=True)
