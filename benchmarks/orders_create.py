@@ -10,7 +10,9 @@ percentiles, and exits non-zero on any answer but 201.
 Self-contained (the default, as `make bench` runs it): an embedded PostgreSQL and broker
 in a temporary folder, the orders service as its own process (migrated, like the dev
 runner does it), and a local JWKS for the tokens. Through the gateway, the operator's
-credentials create a partner corporation and a partner user, whose token posts the orders.
+credentials create a partner corporation and a partner user, whose token posts the orders;
+start the platform with RATE_LIMIT_PER_MINUTE=0, or the gateway's per-client limit (600/min
+by default) answers most of them 429, which is what it is for.
 """
 
 from __future__ import annotations
