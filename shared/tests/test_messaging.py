@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from innopark_shared.consumer import (
     ConsumerRunner,
     HandlerContext,
@@ -64,18 +64,26 @@ def _settings(db: Database, bootstrap: str, **kw) -> ServiceSettings:
 
 
 async def _consume(bootstrap: str, topic: str, count: int, timeout: float = 15.0):
+    """Read `topic` from the beginning of every partition (no consumer group, so no
+    rebalance delays), until `count` records or the timeout."""
     consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap,
-        group_id=f"probe-{uuid.uuid4().hex}",
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
+        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
     )
     await consumer.start()
     records = []
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
     try:
-        deadline = asyncio.get_running_loop().time() + timeout
-        while len(records) < count and asyncio.get_running_loop().time() < deadline:
+        partitions = None
+        while not partitions and loop.time() < deadline:
+            await consumer.topics()  # refreshes the cluster metadata
+            partitions = consumer.partitions_for_topic(topic)
+            if not partitions:
+                await asyncio.sleep(0.2)
+        assert partitions, f"topic {topic} does not exist"
+        consumer.assign([TopicPartition(topic, p) for p in sorted(partitions)])
+        await consumer.seek_to_beginning()
+        while len(records) < count and loop.time() < deadline:
             batch = await consumer.getmany(timeout_ms=300)
             for rs in batch.values():
                 records.extend(rs)

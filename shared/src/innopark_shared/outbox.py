@@ -211,7 +211,8 @@ class OutboxRelay:
                     )
                 )
             # acks=all for every message before any row is marked published.
-            await asyncio.wait_for(asyncio.gather(*futures), timeout=30)
+            acked = await asyncio.wait_for(asyncio.gather(*futures), timeout=30)
+            await self._check_landed(acked)
             await session.execute(
                 sa.update(t)
                 .where(t.c.id.in_([r.id for r in rows]))
@@ -230,6 +231,19 @@ class OutboxRelay:
         if missing:
             await ensure_topics(self.settings, missing)
             await asyncio.wait_for(client.force_metadata_update(), timeout=10)
+
+    async def _check_landed(self, acked: list) -> None:
+        """A write acknowledged for a partition the broker does not list is not safely
+        stored (Tansu, restarted empty during an outage, acks writes made with stale
+        metadata): fail the batch so its rows stay unpublished and go out again."""
+        assert self.producer is not None
+        client = self.producer.client
+        await asyncio.wait_for(client.force_metadata_update(), timeout=10)
+        for meta in acked:
+            if meta.partition not in (client.cluster.partitions_for_topic(meta.topic) or ()):
+                raise RuntimeError(
+                    f"broker acked {meta.topic}[{meta.partition}] but does not list it"
+                )
 
     async def _delete_expired(self) -> None:
         cutoff = datetime.now(UTC) - timedelta(hours=self.settings.outbox_retention_hours)
