@@ -87,7 +87,7 @@ class ConsumerRunner:
         self.database = database
         self.inbox = inbox_table(metadata)
         self.subscriptions = subscriptions
-        self.group = settings.service_name
+        self.group = settings.group_id
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._consumer: AIOKafkaConsumer | None = None

@@ -39,7 +39,7 @@ def make_consumer(settings: ServiceSettings, topics: Iterable[str]) -> AIOKafkaC
         *topics,
         bootstrap_servers=settings.kafka_bootstrap_servers,
         client_id=f"{settings.service_name}-consumer",
-        group_id=settings.service_name,  # one consumer group per service
+        group_id=settings.group_id,  # one consumer group per service
         enable_auto_commit=False,  # offsets are committed after the database commit
         auto_offset_reset="earliest",
         max_poll_records=100,

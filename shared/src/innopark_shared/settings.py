@@ -42,6 +42,8 @@ class ServiceSettings(BaseSettings):
     # just started a fresh in-memory broker). Consumers deduplicate, so this is harmless.
     outbox_replay_on_start: bool = False
 
+    # Consumer group; every replica of a service shares one. Defaults to the service name.
+    consumer_group: str | None = None
     consumer_max_retries: int = 3
     consumer_retry_backoff_seconds: float = 0.2
 
@@ -49,6 +51,10 @@ class ServiceSettings(BaseSettings):
     jwks_url: str = "http://127.0.0.1:8000/.well-known/jwks.json"
     jwt_issuer: str = "innopark-gateway"
     jwt_audience: str = "innopark"
+
+    @property
+    def group_id(self) -> str:
+        return self.consumer_group or self.service_name
 
     @field_validator("database_url")
     @classmethod

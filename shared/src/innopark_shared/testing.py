@@ -247,6 +247,9 @@ async def start_service(
             "PORT": str(port),
             "PYTHONUNBUFFERED": "1",
             "OUTBOX_POLL_INTERVAL_SECONDS": "0.5",
+            # Several copies of a service may run in one session, each with its own
+            # database: each needs its own consumer group, or they split the partitions.
+            "CONSUMER_GROUP": f"{name}-{uuid.uuid4().hex[:8]}",
             **extra_env,
         }
         await run_command(sys.executable, "-m", f"innopark_{name}", "migrate", env=env)
