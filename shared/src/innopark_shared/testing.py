@@ -328,15 +328,21 @@ class Platform:
 
     auth = login
 
-    async def user(self, operator: dict[str, str], role: str, **binding: Any) -> dict[str, str]:
-        """Create a user through the gateway (as `operator`) and log in as it."""
+    async def create_user(
+        self, operator: dict[str, str], role: str, **binding: Any
+    ) -> tuple[str, dict[str, str]]:
+        """Create a user through the gateway (as `operator`); its id and login headers."""
         email, password = f"{role}-{uuid.uuid4().hex[:10]}@platform.test", uuid.uuid4().hex
         body = {"email": email, "password": password, "role": role}
         body.update({k: str(v) for k, v in binding.items()})
         async with self.client() as c:
             r = await c.post("/api/v1/users", headers=operator, json=body)
             assert r.status_code == 201, r.text
-        return await self.login(email, password)
+        return r.json()["id"], await self.login(email, password)
+
+    async def user(self, operator: dict[str, str], role: str, **binding: Any) -> dict[str, str]:
+        """Login headers of a new user with `role` (and its binding)."""
+        return (await self.create_user(operator, role, **binding))[1]
 
 
 def _free_port_block(size: int) -> int:
@@ -366,6 +372,8 @@ async def platform() -> AsyncIterator[Platform]:
         "BOOTSTRAP_ADMIN_PASSWORD": PLATFORM_ADMIN_PASSWORD,
         "NO_COLOR": "1",
         "OUTBOX_POLL_INTERVAL_SECONDS": "1",
+        # Background sweeps run often, so tests see time-driven changes (expiry) quickly.
+        "EXPIRY_SWEEP_INTERVAL_SECONDS": "0.5",
         # Every request of the suite comes from 127.0.0.1; keep the per-IP bucket away.
         "RATE_LIMIT_PER_MINUTE": "100000",
         "RATE_LIMIT_BURST": "10000",
