@@ -11,6 +11,7 @@ import uuid
 import pytest
 from innopark_orders.schemas import WebhookEndpointCreate
 from innopark_orders.webhooks import check_target, check_url_syntax
+from innopark_shared.devrun.embedded import free_port
 from innopark_shared.errors import Unprocessable
 from innopark_shared.testing import _wait_ready, wait_until
 
@@ -71,6 +72,12 @@ async def test_signed_deliveries_log_and_redelivery(client, actors, receiver, h)
     assert published["body"]["data"]["order_id"] == order["id"]
     assert published["body"]["data"]["status"] == "published"
 
+    # The receiver has answered; the outcome is recorded right after.
+    async def recorded() -> bool:
+        log = await _deliveries(client, partner, endpoint["id"])
+        return all(d["status"] == "succeeded" for d in log)
+
+    assert await wait_until(recorded, timeout=5)
     log = await _deliveries(client, partner, endpoint["id"])
     assert sorted(d["event_type"] for d in log) == [
         "order.published",
@@ -198,9 +205,13 @@ async def test_queue_survives_a_restart(start_service, token_issuer, receiver, h
 
         assert await wait_until(failing, timeout=10)  # every message tried, and refused
 
-    # Restart the service against the same database.
+    # Restart the service against the same database (on a fresh port: the old one may
+    # not be free again at once on a busy machine).
     service.process.terminate()
     await asyncio.wait_for(service.process.wait(), timeout=20)
+    port = free_port()
+    service.env = {**service.env, "PORT": str(port)}
+    service.url = f"http://127.0.0.1:{port}"
     with open(service.log_path, "ab") as log_file:  # noqa: ASYNC230
         service.process = await asyncio.create_subprocess_exec(
             sys.executable,
@@ -222,8 +233,13 @@ async def test_queue_survives_a_restart(start_service, token_issuer, receiver, h
     for message in receiver.delivered().values():
         assert h.verify_signature(endpoint["secret"], message)
     async with service.client() as client:
+
+        async def recorded() -> bool:
+            log = await _deliveries(client, partner, endpoint["id"])
+            return {d["status"] for d in log} == {"succeeded"}
+
+        assert await wait_until(recorded, timeout=5)
         log = await _deliveries(client, partner, endpoint["id"])
-        assert {d["status"] for d in log} == {"succeeded"}
         assert all(d["attempts"] >= 2 for d in log)
         assert {m["body"]["data"]["order_id"] for m in receiver.delivered().values()} == set(
             order_ids

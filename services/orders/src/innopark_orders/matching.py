@@ -77,16 +77,22 @@ async def match_residents(
         WITH q AS (
             SELECT CASE WHEN :query = '' THEN NULL ELSE to_tsquery('simple', :query) END AS q
         ),
-        tagged AS ({candidate.format(
-            matched_tags="ARRAY(SELECT unnest(r.tags) INTERSECT "
-                         "SELECT unnest(CAST(:tags AS text[])))",
-            where="r.tags && CAST(:tags AS varchar[])")}),
+        tagged AS ({
+            candidate.format(
+                matched_tags="ARRAY(SELECT unnest(r.tags) INTERSECT "
+                "SELECT unnest(CAST(:tags AS text[])))",
+                where="r.tags && CAST(:tags AS varchar[])",
+            )
+        }),
         tag_scored AS ({score.format(source="tagged")}),
         enough AS (SELECT count(*) >= :limit AS ok FROM tag_scored WHERE score >= :w_text),
-        texted AS ({candidate.format(
-            matched_tags="ARRAY[]::text[]",
-            where="NOT (SELECT ok FROM enough) AND q.q IS NOT NULL AND r.search @@ q.q "
-                  "AND NOT (r.tags && CAST(:tags AS varchar[]))")}),
+        texted AS ({
+            candidate.format(
+                matched_tags="ARRAY[]::text[]",
+                where="NOT (SELECT ok FROM enough) AND q.q IS NOT NULL AND r.search @@ q.q "
+                "AND NOT (r.tags && CAST(:tags AS varchar[]))",
+            )
+        }),
         text_scored AS ({score.format(source="texted")})
         SELECT resident_id, park_id, name, matched_tags, tag_score, text_score, score
         FROM (SELECT * FROM tag_scored UNION ALL SELECT * FROM text_scored) s

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from innopark_shared.auth import Principal, Role
 from innopark_shared.errors import Conflict, InvalidTransition, NotFound
 from innopark_shared.http import check_if_match
+from innopark_shared.pagination import keyset, page
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,7 +31,6 @@ from .models import (
     known_parks,
     order_reference_seq,
 )
-from .pagination import newest_first, page_of
 from .schemas import (
     AwardBody,
     Contact,
@@ -103,9 +103,9 @@ async def list_partners(
     stmt = sa.select(Partner)
     if q:
         stmt = stmt.where(Partner.name.ilike(f"%{_like(q)}%"))
-    stmt = newest_first(stmt, Partner.created_at, Partner.id, cursor, limit)
+    stmt = keyset(stmt, [Partner.created_at, Partner.id], cursor, limit, descending=True)
     rows = (await session.execute(stmt)).scalars().all()
-    return page_of(rows, limit, lambda p: (p.created_at, p.id))
+    return page(rows, limit, lambda p: (p.created_at, p.id))
 
 
 def _like(q: str) -> str:
@@ -243,9 +243,9 @@ async def list_orders(
                 Order.technology_tags.any(q.strip().lower()),
             )
         )
-    stmt = newest_first(stmt, Order.created_at, Order.id, cursor, limit)
+    stmt = keyset(stmt, [Order.created_at, Order.id], cursor, limit, descending=True)
     rows = (await session.execute(stmt)).scalars().all()
-    return page_of(rows, limit, lambda o: (o.created_at, o.id))
+    return page(rows, limit, lambda o: (o.created_at, o.id))
 
 
 async def list_transitions(
@@ -706,9 +706,9 @@ async def list_proposals(
         stmt = stmt.where(Proposal.order_id == order.id)
     if status:
         stmt = stmt.where(Proposal.status == status)
-    stmt = newest_first(stmt, Proposal.created_at, Proposal.id, cursor, limit)
+    stmt = keyset(stmt, [Proposal.created_at, Proposal.id], cursor, limit, descending=True)
     rows = (await session.execute(stmt)).scalars().all()
-    return page_of(rows, limit, lambda p: (p.created_at, p.id))
+    return page(rows, limit, lambda p: (p.created_at, p.id))
 
 
 REVEALED = {ProposalStatus.SHORTLISTED, ProposalStatus.ACCEPTED}

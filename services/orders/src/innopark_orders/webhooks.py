@@ -26,11 +26,11 @@ from fastapi import FastAPI
 from innopark_shared.auth import Principal
 from innopark_shared.errors import InvalidTransition, NotFound, Unprocessable
 from innopark_shared.http import check_if_match
+from innopark_shared.pagination import keyset, page
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .config import OrdersSettings
 from .models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from .pagination import newest_first, page_of
 from .schemas import WebhookEndpointCreate, WebhookEndpointUpdate
 
 log = logging.getLogger(__name__)
@@ -148,15 +148,15 @@ async def get_endpoint(
 async def list_endpoints(
     *, session: AsyncSession, principal: Principal, cursor: str | None, limit: int
 ) -> tuple[list[WebhookEndpoint], str | None]:
-    stmt = newest_first(
+    stmt = keyset(
         _scope(sa.select(WebhookEndpoint), principal),
-        WebhookEndpoint.created_at,
-        WebhookEndpoint.id,
+        [WebhookEndpoint.created_at, WebhookEndpoint.id],
         cursor,
         limit,
+        descending=True,
     )
     rows = (await session.execute(stmt)).scalars().all()
-    return page_of(rows, limit, lambda e: (e.created_at, e.id))
+    return page(rows, limit, lambda e: (e.created_at, e.id))
 
 
 async def update_endpoint(
@@ -216,9 +216,11 @@ async def list_deliveries(
     stmt = sa.select(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint_id)
     if status:
         stmt = stmt.where(WebhookDelivery.status == status)
-    stmt = newest_first(stmt, WebhookDelivery.created_at, WebhookDelivery.id, cursor, limit)
+    stmt = keyset(
+        stmt, [WebhookDelivery.created_at, WebhookDelivery.id], cursor, limit, descending=True
+    )
     rows = (await session.execute(stmt)).scalars().all()
-    items, next_cursor = page_of(rows, limit, lambda d: (d.created_at, d.id))
+    items, next_cursor = page(rows, limit, lambda d: (d.created_at, d.id))
     attempts: dict[uuid.UUID, list[WebhookAttempt]] = {d.id: [] for d in items}
     if items:
         for attempt in (
