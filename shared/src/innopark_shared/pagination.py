@@ -45,27 +45,40 @@ def _bad_cursor() -> Unprocessable:
 
 
 def encode_cursor(*values: Any) -> str:
-    plain = [v.isoformat() if isinstance(v, date | datetime) else str(v) for v in values]
-    return base64.urlsafe_b64encode(json.dumps(plain).encode()).rstrip(b"=").decode()
+    """JSON scalars stay as they are; dates become ISO strings, anything else `str()`."""
+    plain = [
+        v
+        if v is None or isinstance(v, bool | int | float | str)
+        else v.isoformat()
+        if isinstance(v, date | datetime)
+        else str(v)
+        for v in values
+    ]
+    raw = json.dumps(plain, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
-def decode_cursor(cursor: str, size: int) -> list[str]:
-    """The raw values of a cursor of `size` values; a 422 problem for anything else."""
+def decode_cursor(cursor: str, size: int) -> list[Any]:
+    """The values of a cursor of `size` JSON scalars; a 422 problem for anything else."""
     try:
         values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except ValueError:
+    except (ValueError, UnicodeDecodeError):
         values = None
     if (
         not isinstance(values, list)
         or len(values) != size
-        or not all(isinstance(v, str) for v in values)
+        or not all(v is None or isinstance(v, bool | int | float | str) for v in values)
     ):
         raise _bad_cursor()
     return values
 
 
-def _parse(column: sa.ColumnElement, value: str) -> Any:
+def _parse(column: sa.ColumnElement, value: Any) -> Any:
     python_type = column.type.python_type
+    if isinstance(value, bool) or (
+        python_type in (datetime, date, uuid.UUID) and not isinstance(value, str)
+    ):
+        raise ValueError("wrong type")
     if python_type is datetime:
         parsed = datetime.fromisoformat(value)
         if parsed.tzinfo is None and getattr(column.type, "timezone", False):

@@ -15,10 +15,10 @@ from innopark_shared.auth import (
 )
 from innopark_shared.db import SessionDep
 from innopark_shared.http import etag_of
+from innopark_shared.pagination import CursorQuery, LimitQuery
 
 from . import service
 from .config import AccreditationSettings
-from .pagination import CursorQuery, LimitQuery
 from .schemas import (
     ApplicationCreate,
     ApplicationPage,

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from innopark_shared.auth import Principal, Role
 from innopark_shared.errors import Conflict, InvalidTransition, NotFound, Unprocessable
 from innopark_shared.http import check_if_match
+from innopark_shared.pagination import keyset, page
 from innopark_shared.readmodels.parks import get_known_park
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,7 +35,6 @@ from .models import (
     certificate_number_seq,
     known_parks,
 )
-from .pagination import keyset, page
 from .schemas import (
     AccreditationStatus,
     ApplicationCreate,

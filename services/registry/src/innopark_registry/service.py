@@ -31,12 +31,12 @@ from innopark_shared.contracts.registry import (
 )
 from innopark_shared.errors import Conflict, Forbidden, InvalidTransition, NotFound, Unprocessable
 from innopark_shared.http import check_if_match
+from innopark_shared.pagination import decode_cursor, encode_cursor
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .events import publish
 from .models import Agreement, Cluster, KpiReport, Park, Resident
-from .paging import decode_cursor, encode_cursor
 from .schemas import (
     RESIDENT_ADMIN_FIELDS,
     AgreementCreate,
