@@ -56,7 +56,9 @@ async def test_walks_every_row_once_while_rows_are_inserted(infra):
         await db.dispose()
 
 
-@pytest.mark.parametrize("bad", ["%%%", encode_cursor("a"), encode_cursor(1, 2, 3), "W10", "W1tdLCJ4Il0"])
+@pytest.mark.parametrize(
+    "bad", ["%%%", encode_cursor("a"), encode_cursor(1, 2, 3), "W10", "W1tdLCJ4Il0"]
+)
 def test_foreign_cursors_are_422(bad):
     with pytest.raises(Unprocessable):
         decode_cursor(bad, 2)

@@ -144,7 +144,11 @@ async def test_bad_input_is_a_422_problem_naming_the_field_never_a_500(platform)
         _problem(
             await c.post(
                 "/api/v1/auth/token",
-                data={"grant_type": "password", "username": PLATFORM_ADMIN_EMAIL, "password": "wrong"},
+                data={
+                    "grant_type": "password",
+                    "username": PLATFORM_ADMIN_EMAIL,
+                    "password": "wrong",
+                },
             ),
             400,
         )

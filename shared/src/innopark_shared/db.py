@@ -14,7 +14,12 @@ from typing import Annotated
 import sqlalchemy as sa
 from fastapi import Depends, Request
 from sqlalchemy.dialects.postgresql import JSONB, UUID
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
