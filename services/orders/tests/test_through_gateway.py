@@ -5,127 +5,17 @@ parks and residents created in the registry and learnt by orders from its events
 
 from __future__ import annotations
 
-import asyncio
-import os
-import random
-import shutil
-import signal
-import sys
-import tempfile
-import time
 import uuid
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import httpx
 import pytest
-import pytest_asyncio
-from innopark_shared.devrun.embedded import port_open
 from innopark_shared.testing import wait_until
 
 pytestmark = pytest.mark.e2e
 
-ADMIN_EMAIL = "admin@orders-e2e.test"
-ADMIN_PASSWORD = "orders-e2e-password"
-
-
-@dataclass
-class Platform:
-    gateway: str
-    log_path: Path
-    process: asyncio.subprocess.Process
-
-    def client(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(base_url=self.gateway, timeout=10.0)
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    async def login(self, email: str, password: str) -> dict[str, str]:
-        async with self.client() as c:
-            r = await c.post(
-                "/api/v1/auth/token",
-                data={"grant_type": "password", "username": email, "password": password},
-            )
-            assert r.status_code == 200, r.text
-            return {"Authorization": f"Bearer {r.json()['access_token']}"}
-
-    async def user(self, operator: dict[str, str], role: str, **binding: str) -> tuple[str, dict]:
-        """A real user created by the operator; its id and its login headers."""
-        email, password = f"{role}-{uuid.uuid4().hex[:8]}@orders-e2e.test", uuid.uuid4().hex
-        async with self.client() as c:
-            r = await c.post(
-                "/api/v1/users",
-                headers=operator,
-                json={"email": email, "password": password, "role": role, **binding},
-            )
-            assert r.status_code == 201, r.text
-        return r.json()["id"], await self.login(email, password)
-
-
-def _free_block(size: int = 7) -> int:
-    rng = random.Random()
-    for _ in range(200):
-        base = rng.randrange(20000, 32000 - size)
-        if not any(port_open("127.0.0.1", base + i) for i in range(size)):
-            return base
-    raise RuntimeError("no block of free ports")
-
-
-@pytest_asyncio.fixture(scope="module")
-async def platform() -> AsyncIterator[Platform]:
-    # Not under pytest's basetemp: every pytest session on the machine resets that folder to
-    # mode 0700, which locks out the embedded PostgreSQL's own user mid-run.
-    workdir = Path(tempfile.mkdtemp(prefix="innopark-orders-e2e-"))
-    base = _free_block()
-    env = {
-        **os.environ,
-        "INNOPARK_DATA_DIR": str(workdir / "data"),
-        "INNOPARK_PORT_BASE": str(base),
-        "INNOPARK_BROKER_PORT": str(base + 5),
-        "INNOPARK_PG_PORT": str(base + 6),
-        "BOOTSTRAP_ADMIN_EMAIL": ADMIN_EMAIL,
-        "BOOTSTRAP_ADMIN_PASSWORD": ADMIN_PASSWORD,
-        "NO_COLOR": "1",
-        "OUTBOX_POLL_INTERVAL_SECONDS": "1",
-        "EXPIRY_SWEEP_INTERVAL_SECONDS": "0.5",
-    }
-    env.pop("DATABASE_URL", None)
-    env.pop("KAFKA_BOOTSTRAP_SERVERS", None)
-    log_path = workdir / "platform.log"
-    log = open(log_path, "wb")  # noqa: SIM115 - the subprocess writes it
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "innopark_shared.devrun",
-        "up",
-        env=env,
-        stdout=log,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    platform = Platform(f"http://127.0.0.1:{base}", log_path, process)
-    deadline = time.monotonic() + 180
-    try:
-        while "Innopark is up" not in platform.log():
-            if process.returncode is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"platform did not come up:\n{platform.log()[-5000:]}")
-            await asyncio.sleep(0.3)
-        yield platform
-    finally:
-        if process.returncode is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                await asyncio.wait_for(process.wait(), timeout=90)
-            except TimeoutError:
-                process.kill()
-        log.close()
-        shutil.rmtree(workdir, ignore_errors=True)
-
 
 async def test_order_story_through_the_gateway(platform):
-    operator = await platform.login(ADMIN_EMAIL, ADMIN_PASSWORD)
+    operator = await platform.login()
     tag = f"composites-{uuid.uuid4().hex[:6]}"
     async with platform.client() as c:
         park = await c.post(
@@ -171,10 +61,14 @@ async def test_order_story_through_the_gateway(platform):
         assert partner.status_code == 201, partner.text
         partner_id = partner.json()["id"]
 
-    _, partner_user = await platform.user(operator, "partner", partner_id=partner_id)
-    _, poly = await platform.user(operator, "resident", resident_id=residents["PolyForm"])
-    _, fibre = await platform.user(operator, "resident", resident_id=residents["Kazan Fibre"])
-    _, radio = await platform.user(operator, "resident", resident_id=residents["Radio Gousev"])
+    _, partner_user = await platform.create_user(operator, "partner", partner_id=partner_id)
+    _, poly = await platform.create_user(operator, "resident", resident_id=residents["PolyForm"])
+    _, fibre = await platform.create_user(
+        operator, "resident", resident_id=residents["Kazan Fibre"]
+    )
+    _, radio = await platform.create_user(
+        operator, "resident", resident_id=residents["Radio Gousev"]
+    )
 
     async with platform.client() as c:
         body = {
@@ -291,7 +185,7 @@ async def test_order_story_through_the_gateway(platform):
                     "/api/v1/partners", headers=operator, json={"name": "Rival", "country": "US"}
                 )
             ).json()["id"]
-        _, rival = await platform.user(operator, "partner", partner_id=other_partner)
+        _, rival = await platform.create_user(operator, "partner", partner_id=other_partner)
         assert (await c.get(f"/api/v1/orders/{order_id}", headers=rival)).status_code == 404
         bad = await c.post("/api/v1/orders", headers=partner_user, json={**body, "trl": 12})
         assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "trl"
