@@ -3,8 +3,6 @@ invitation letters as PDF. Pure functions of rows; the routes stream or return t
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 from collections.abc import AsyncIterator, Iterable
 from datetime import UTC, datetime
@@ -13,6 +11,7 @@ from zoneinfo import ZoneInfo
 import icalendar
 import sqlalchemy as sa
 from fpdf import FPDF
+from innopark_shared.csvstream import csv_chunks
 from innopark_shared.db import Database
 
 from .config import EventsSettings
@@ -70,45 +69,20 @@ CSV_COLUMNS = ["registration_id", "full_name", "email", "organisation", "positio
                "status", "ticket_code", "checked_in_at", "registered_at"]
 
 
-def _cell(value: object) -> str:
-    if value is None:
-        return ""
-    text = value.isoformat() if isinstance(value, datetime) else str(value)
-    # Spreadsheet formula injection: a cell a user typed must not start a formula.
-    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        text = "'" + text
-    return text
-
-
-async def attendee_csv(database: Database, event_id) -> AsyncIterator[str]:  # noqa: ANN001
+async def attendee_csv(database: Database, event_id) -> AsyncIterator[bytes]:  # noqa: ANN001
     """CSV rows streamed from the database with a session of its own (the request's
     transaction has ended by the time the body is sent)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
 
-    def flush() -> str:
-        out = buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
-        return out
+    async def rows() -> AsyncIterator[tuple]:
+        stmt = (sa.select(Registration).where(Registration.event_id == event_id)
+                .order_by(Registration.seq).execution_options(yield_per=500))
+        async with database.transaction() as session:
+            async for r in await session.stream_scalars(stmt):
+                yield (r.id, r.full_name, r.email, r.organisation, r.position, r.phone,
+                       r.status, r.ticket_code, r.checked_in_at, r.created_at)
 
-    writer.writerow(CSV_COLUMNS)
-    yield flush()
-    stmt = (sa.select(Registration).where(Registration.event_id == event_id)
-            .order_by(Registration.seq).execution_options(yield_per=500))
-    async with database.transaction() as session:
-        result = await session.stream_scalars(stmt)
-        count = 0
-        async for r in result:
-            writer.writerow([_cell(v) for v in (
-                r.id, r.full_name, r.email, r.organisation, r.position, r.phone, r.status,
-                r.ticket_code, r.checked_in_at, r.created_at)])
-            count += 1
-            if count % 200 == 0:
-                yield flush()
-    rest = flush()
-    if rest:
-        yield rest
+    async for chunk in csv_chunks(CSV_COLUMNS, rows()):
+        yield chunk
 
 
 # -- invitation letters --------------------------------------------------------------

@@ -5,12 +5,11 @@ committed before a streamed body starts, so it cannot be used here."""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import AsyncIterator
 from typing import Any
 
+from innopark_shared.csvstream import csv_chunks
 from innopark_shared.db import Database
 
 from .models import Park, Resident
@@ -84,40 +83,13 @@ def _csv_row(park: Park) -> list[Any]:
     ]
 
 
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _cell(value: Any) -> Any:
-    """Text that a spreadsheet would run as a formula is quoted (OWASP CSV injection)."""
-    if value is None:
-        return ""
-    if isinstance(value, str) and value.startswith(FORMULA_START):
-        return "'" + value
-    return value
-
-
-async def _csv(header: list[str], rows: AsyncIterator[list[Any]]) -> AsyncIterator[bytes]:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(header)
-    count = 0
-    async for row in rows:
-        writer.writerow([_cell(v) for v in row])
-        count += 1
-        if count % ROWS_PER_CHUNK == 0:
-            yield buffer.getvalue().encode()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue().encode()
-
-
 async def parks_csv(database: Database, filters: ParkFilters) -> AsyncIterator[bytes]:
     async def rows() -> AsyncIterator[list[Any]]:
         async with database.transaction() as session:
             async for park in stream_parks(session=session, filters=filters):
                 yield _csv_row(park)
 
-    async for chunk in _csv(CSV_COLUMNS, rows()):
+    async for chunk in csv_chunks(CSV_COLUMNS, rows()):
         yield chunk
 
 
@@ -170,7 +142,7 @@ async def residents_csv(database: Database, filters: ResidentFilters) -> AsyncIt
             async for resident in stream_residents(session=session, filters=filters):
                 yield _resident_row(resident)
 
-    async for chunk in _csv(RESIDENT_CSV_COLUMNS, rows()):
+    async for chunk in csv_chunks(RESIDENT_CSV_COLUMNS, rows()):
         yield chunk
 
 
