@@ -132,3 +132,31 @@ async def test_api_client_credentials(client):
     revoked = await client.post("/api/v1/auth/token", data={
         "grant_type": "client_credentials", "client_id": client_id, "client_secret": secret})
     assert revoked.status_code == 401 and revoked.json()["error"] == "invalid_client"
+
+
+async def test_repeated_failed_logins_lock_the_account_for_a_while(migrated, make_settings):
+    admin = f"admin-{uuid.uuid4().hex[:8]}@innopark.test"
+    settings = make_settings(
+        database_url=migrated,
+        bootstrap_admin_email=admin,
+        bootstrap_admin_password=ADMIN_PASSWORD,
+        login_failure_burst=3,
+        login_failures_per_minute=1,
+    )
+    async with serve(create_app(settings)) as url, httpx.AsyncClient(base_url=url) as http:
+        def attempt(password: str, username: str = admin):
+            return http.post("/api/v1/auth/token", data={
+                "grant_type": "password", "username": username, "password": password})
+
+        for _ in range(3):
+            assert (await attempt("guess-guess")).status_code == 400
+        locked = await attempt("guess-guess")
+        assert locked.status_code == 429
+        assert locked.headers["content-type"] == "application/problem+json"
+        assert int(locked.headers["retry-after"]) >= 1
+        # The right password is refused too while locked: the answer leaks nothing.
+        assert (await attempt(ADMIN_PASSWORD)).status_code == 429
+        # Other accounts are unaffected (case-insensitive e-mail is one account).
+        assert (await attempt("guess-guess", username=admin.upper())).status_code == 429
+        other = await attempt("guess-guess", username=f"x{admin}")
+        assert other.status_code == 400

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated
 from urllib.parse import unquote_plus
 from uuid import UUID
@@ -15,10 +17,11 @@ from fastapi import APIRouter, Form, Query, Request, Response
 from fastapi.responses import JSONResponse
 from innopark_shared.auth import CurrentPrincipal, OperatorPrincipal, Role
 from innopark_shared.db import SessionDep
-from innopark_shared.errors import NotFound
+from innopark_shared.errors import NotFound, TooManyRequests
 
 from . import service
 from .keys import SigningKey, TokenIssuer
+from .ratelimit import TokenBuckets
 from .schemas import (
     ApiClientCreate,
     ApiClientCreated,
@@ -56,6 +59,22 @@ def _basic_credentials(request: Request) -> tuple[str, str] | None:
     return unquote_plus(client_id), unquote_plus(secret)
 
 
+@asynccontextmanager
+async def _throttled(failures: TokenBuckets, key: str) -> AsyncIterator[None]:
+    """Refuse a login for an account that failed too often lately (before checking the
+    password, so the answer leaks nothing); count each failure."""
+    tokens, retry_after = failures.peek(key)
+    if tokens < 1.0:
+        raise TooManyRequests(
+            "Too many failed logins for this account; try again later", retry_after=retry_after
+        )
+    try:
+        yield
+    except (service.InvalidGrant, service.InvalidClient):
+        failures.take(key)
+        raise
+
+
 @router.post(
     "/auth/token",
     response_model=TokenResponse,
@@ -83,13 +102,15 @@ async def issue_token(
         raise service.InvalidRequest(
             "grant_type is required; send the form as application/x-www-form-urlencoded"
         )
+    failures: TokenBuckets = request.app.state.login_failures
     if grant_type == "password":
         missing = [name for name, v in (("username", username), ("password", password)) if not v]
         if missing:
             raise service.InvalidRequest(f"Missing form fields: {', '.join(missing)}")
-        token, expires_in = await service.password_grant(
-            session=session, issuer=issuer, username=username, password=password
-        )
+        async with _throttled(failures, f"user:{service.normalise_email(username)}"):
+            token, expires_in = await service.password_grant(
+                session=session, issuer=issuer, username=username, password=password
+            )
     elif grant_type == "client_credentials":
         basic = _basic_credentials(request)
         if basic:
@@ -98,9 +119,10 @@ async def issue_token(
                    if not v]
         if missing:
             raise service.InvalidRequest(f"Missing form fields: {', '.join(missing)}")
-        token, expires_in = await service.client_credentials_grant(
-            session=session, issuer=issuer, client_id=client_id, client_secret=client_secret
-        )
+        async with _throttled(failures, f"client:{client_id}"):
+            token, expires_in = await service.client_credentials_grant(
+                session=session, issuer=issuer, client_id=client_id, client_secret=client_secret
+            )
     else:
         raise service.UnsupportedGrantType(
             "Supported grant types: password, client_credentials"

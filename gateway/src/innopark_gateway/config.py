@@ -49,6 +49,12 @@ class GatewaySettings(ServiceSettings):
     rate_limit_per_minute: int = Field(default=600, ge=0)
     rate_limit_burst: int = Field(default=120, ge=1)
 
+    # Password guessing: each account (and each API client) may fail to log in
+    # login_failure_burst times in a row; then one more try per 60/login_failures_per_minute
+    # seconds. A refused try answers 429 whether or not the password was right.
+    login_failure_burst: int = Field(default=10, ge=1)
+    login_failures_per_minute: int = Field(default=5, ge=1)
+
     @field_validator("cors_allow_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:

@@ -53,6 +53,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             jwks=key.jwks(), issuer=settings.jwt_issuer, audience=settings.jwt_audience
         )
         app.state.upstreams = upstreams
+        app.state.login_failures = TokenBuckets(
+            per_minute=settings.login_failures_per_minute, burst=settings.login_failure_burst
+        )
         await upstreams.start()
         try:
             await _bootstrap_operator(app, settings)

@@ -31,6 +31,13 @@ class TokenBuckets:
         # key → (tokens, last refill); insertion order doubles as least-recently-seen order.
         self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
 
+    def peek(self, key: str, now: float | None = None) -> tuple[float, float]:
+        """(tokens available, seconds until one is) without spending any."""
+        now = time.monotonic() if now is None else now
+        tokens, last = self._buckets.get(key, (self.capacity, now))
+        tokens = min(self.capacity, tokens + (now - last) * self.rate)
+        return tokens, max(0.0, (1.0 - tokens) / self.rate)
+
     def take(self, key: str, now: float | None = None) -> tuple[bool, float, float]:
         """(allowed, tokens left, seconds until the bucket is full again)."""
         now = time.monotonic() if now is None else now

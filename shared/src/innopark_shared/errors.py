@@ -7,6 +7,7 @@ validation errors and framework HTTP errors into `application/problem+json`.
 from __future__ import annotations
 
 import logging
+import math
 from http import HTTPStatus
 from typing import Any
 
@@ -64,6 +65,14 @@ class PreconditionFailed(DomainError):
 
 class Unprocessable(DomainError):
     status, slug = 422, "unprocessable-content"
+
+
+class TooManyRequests(DomainError):
+    status, slug = 429, "too-many-requests"
+
+    def __init__(self, detail: str | None = None, *, retry_after: float, **extensions: Any) -> None:
+        super().__init__(detail, **extensions)
+        self.headers = {"Retry-After": str(max(1, math.ceil(retry_after)))}
 
 
 class ServiceUnavailable(DomainError):
