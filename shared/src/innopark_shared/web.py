@@ -24,6 +24,7 @@ from .consumer import ConsumerRunner, Subscriptions
 from .db import Database
 from .errors import install_problem_handlers, problem
 from .logs import configure_logging
+from .metrics import install_metrics
 from .outbox import OutboxRelay
 from .settings import ServiceSettings
 
@@ -136,6 +137,7 @@ def create_service_app(
     for item in reversed(middleware):  # add_middleware wraps: the last added is outermost
         app.add_middleware(item.cls, *item.args, **item.kwargs)
     app.add_middleware(CorrelationIdMiddleware, header_name="X-Request-ID")
+    install_metrics(app, settings.service_name)  # outermost: times everything
     app.include_router(health_router())
     for router in routers:
         app.include_router(router)

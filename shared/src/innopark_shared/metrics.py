@@ -1,0 +1,137 @@
+"""Prometheus metrics at `/metrics`: request counts and latency, and the messaging figures
+an operator watches — read-model lag, outbox backlog, dead letters (DESIGN.md §2: the lag
+is a measured, exported number).
+
+Each app has its own registry, so several apps in one process (tests) do not collide.
+Messaging figures are read from the relay and consumer when scraped, not kept twice.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+
+class MessagingCollector(Collector):
+    """Outbox and consumer figures of one app, read at scrape time."""
+
+    def __init__(self, app: FastAPI, service: str) -> None:
+        self.app = app
+        self.service = service
+
+    def collect(self) -> Iterator[Any]:
+        state = self.app.state
+        labels = [self.service]
+        relay = getattr(state, "relay", None)
+        if relay is not None:
+            published = CounterMetricFamily(
+                "innopark_outbox_published", "Events the relay published", labels=["service"]
+            )
+            published.add_metric(labels, relay.published)
+            yield published
+            failing = GaugeMetricFamily(
+                "innopark_outbox_relay_failing",
+                "1 while the relay cannot publish (broker or database outage)",
+                labels=["service"],
+            )
+            failing.add_metric(labels, 1.0 if relay.last_error else 0.0)
+            yield failing
+        consumer = getattr(state, "consumer", None)
+        if consumer is not None:
+            for name, doc, value in (
+                ("innopark_consumer_processed", "Events applied", consumer.processed),
+                ("innopark_consumer_duplicates", "Redeliveries ignored", consumer.duplicates),
+                (
+                    "innopark_consumer_dead_lettered",
+                    "Events sent to the DLT",
+                    consumer.dead_lettered,
+                ),
+            ):
+                family = CounterMetricFamily(name, doc, labels=["service"])
+                family.add_metric(labels, value)
+                yield family
+            lag = GaugeMetricFamily(
+                "innopark_consumer_lag_seconds",
+                "Age of the last applied event when it was applied (read-model lag)",
+                labels=["service"],
+            )
+            if consumer.last_event_lag_seconds is not None:
+                lag.add_metric(labels, consumer.last_event_lag_seconds)
+            yield lag
+            assigned = GaugeMetricFamily(
+                "innopark_consumer_assigned_partitions", "Partitions assigned", labels=["service"]
+            )
+            assigned.add_metric(labels, consumer.assigned_partitions())
+            yield assigned
+
+
+class RequestMetricsMiddleware:
+    """Counts requests and times them, labelled by route template (never the raw path,
+    whose ids would make a series per object)."""
+
+    def __init__(self, app: ASGIApp, *, requests: Counter, latency: Histogram) -> None:
+        self.app = app
+        self.requests = requests
+        self.latency = latency
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] == "/metrics":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "other"
+            method = scope["method"]
+            self.requests.labels(method, template, f"{status // 100}xx").inc()
+            self.latency.labels(method, template).observe(time.perf_counter() - started)
+
+
+def install_metrics(app: FastAPI, service: str) -> None:
+    registry = CollectorRegistry()
+    requests = Counter(
+        "innopark_http_requests",
+        "HTTP requests served",
+        ["method", "route", "status"],
+        registry=registry,
+    )
+    latency = Histogram(
+        "innopark_http_request_duration_seconds",
+        "Time to serve a request",
+        ["method", "route"],
+        registry=registry,
+        buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+    )
+    registry.register(MessagingCollector(app, service))
+    app.add_middleware(RequestMetricsMiddleware, requests=requests, latency=latency)
+
+    router = APIRouter(tags=["health"])
+
+    @router.get("/metrics", summary="Prometheus metrics (for the scraper inside the cluster)")
+    async def metrics(request: Request) -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    app.include_router(router)
