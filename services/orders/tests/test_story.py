@@ -369,3 +369,55 @@ async def test_park_proposal_withdrawn_and_decisions_are_one_sided(client, actor
         json={"summary": "Too late"},
     )
     assert late_proposal.status_code == 404  # a closed order is not visible to strangers
+
+
+async def test_an_ended_order_rejects_the_proposals_still_open(client, actors):
+    _, partner = await actors.partner("Closing Corp")
+    managers = [actors.park_manager(uuid.uuid4()) for _ in range(3)]
+
+    async def propose(order_id: str, manager: dict[str, str]) -> str:
+        made = await client.post(
+            f"/api/v1/orders/{order_id}/proposals", headers=manager, json={"summary": "Offer"}
+        )
+        assert made.status_code == 201, made.text
+        return made.json()["id"]
+
+    order = await actors.published_order(partner)
+    winner, waiting, shortlisted = [await propose(order["id"], m) for m in managers]
+    for proposal_id, action in (
+        (winner, "shortlist"),
+        (winner, "accept"),
+        (shortlisted, "shortlist"),
+    ):
+        r = await client.post(f"/api/v1/proposals/{proposal_id}/{action}", headers=partner)
+        assert r.status_code == 200, r.text
+    # The partner cannot use the service's own reason.
+    manual = await client.post(
+        f"/api/v1/proposals/{waiting}/reject", headers=partner, json={"reason": "order_closed"}
+    )
+    assert manual.status_code == 422
+
+    awarded = await client.post(f"/api/v1/orders/{order['id']}/award", headers=partner)
+    assert awarded.status_code == 200, awarded.text
+    views = {
+        pid: (await client.get(f"/api/v1/proposals/{pid}", headers=m)).json()
+        for pid, m in zip((winner, waiting, shortlisted), managers, strict=True)
+    }
+    assert views[winner]["status"] == "accepted"
+    for pid in (waiting, shortlisted):
+        assert views[pid]["status"] == "rejected"
+        assert views[pid]["rejection_reason"] == "order_closed"
+    history = (await client.get(f"/api/v1/orders/{order['id']}/history", headers=partner)).json()
+    assert [t["action"] for t in history["items"]][-3:] == [
+        "award",
+        "proposal_reject",
+        "proposal_reject",
+    ]
+
+    # Cancelling does the same for whatever is open.
+    cancelled_order = await actors.published_order(partner)
+    open_one = await propose(cancelled_order["id"], managers[0])
+    r = await client.post(f"/api/v1/orders/{cancelled_order['id']}/cancel", headers=partner)
+    assert r.status_code == 200, r.text
+    view = (await client.get(f"/api/v1/proposals/{open_one}", headers=managers[0])).json()
+    assert (view["status"], view["rejection_reason"]) == ("rejected", "order_closed")

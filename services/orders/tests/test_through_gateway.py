@@ -174,7 +174,9 @@ async def test_order_story_through_the_gateway(platform):
             "proposal_shortlist",
             "proposal_accept",
             "award",
+            "proposal_reject",  # the other proposal, still open: rejected as order_closed
         ]
+        assert history[-1]["reason"] == "The order was awarded"
         assert history[2]["reason"] == "Give the fire standard"
         assert {t["actor_role"] for t in history} == {"partner", "operator"}
 

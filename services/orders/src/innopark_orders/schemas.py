@@ -262,6 +262,9 @@ class RejectionReason(StrEnum):
     TIMELINE_TOO_LONG = "timeline_too_long"
     IP_TERMS_UNACCEPTABLE = "ip_terms_unacceptable"
     OTHER = "other"
+    # Set by the service, not by a partner: the order ended (awarded to another proposal,
+    # closed, cancelled or expired) while this proposal was still open.
+    ORDER_CLOSED = "order_closed"
 
 
 class ProposalCreate(Strict):
@@ -279,6 +282,13 @@ class ProposalCreate(Strict):
 class RejectBody(Strict):
     reason: RejectionReason
     comment: str | None = Field(default=None, max_length=5000)
+
+    @field_validator("reason")
+    @classmethod
+    def _not_system_reason(cls, value: RejectionReason) -> RejectionReason:
+        if value is RejectionReason.ORDER_CLOSED:
+            raise ValueError("order_closed is set by the service when an order ends")
+        return value
 
 
 class Contact(BaseModel):

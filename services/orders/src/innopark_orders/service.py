@@ -44,6 +44,7 @@ from .schemas import (
     ProposalRead,
     ProposalStatus,
     RejectBody,
+    RejectionReason,
     Requester,
 )
 
@@ -462,6 +463,8 @@ async def transition_order(
     order.updated_at = _now()
     _audit(session, order, action, previous, principal, reason, proposal_id)
     await session.flush()
+    if rule.target in ENDED:
+        await _close_open_proposals(session, order, principal, keep=proposal_id)
     extra: dict = {}
     if action == "publish":
         parks, residents = await matching.match_order(session, order=order, settings=settings)
@@ -514,6 +517,46 @@ async def rematch_order(
     return await list_matches(session=session, principal=principal, order_id=order_id)
 
 
+ENDED = frozenset(
+    {OrderStatus.AWARDED, OrderStatus.CLOSED, OrderStatus.CANCELLED, OrderStatus.EXPIRED}
+)
+
+
+async def _close_open_proposals(
+    session: AsyncSession, order: Order, actor: Principal, *, keep: uuid.UUID | None
+) -> None:
+    """When an order ends, every proposal still waiting on it (submitted, shortlisted, or
+    accepted but not the one awarded) is rejected as `order_closed`, so each proposer
+    hears the outcome (event and audit entry) instead of waiting for ever."""
+    open_statuses = [ProposalStatus.SUBMITTED, ProposalStatus.SHORTLISTED, ProposalStatus.ACCEPTED]
+    stmt = (
+        sa.select(Proposal)
+        .where(Proposal.order_id == order.id, Proposal.status.in_(open_statuses))
+        .order_by(Proposal.created_at, Proposal.id)
+        .with_for_update()
+    )
+    comment = f"The order was {order.status}"
+    for proposal in (await session.execute(stmt)).scalars():
+        if proposal.id == keep:
+            continue
+        previous = proposal.status
+        proposal.status = ProposalStatus.REJECTED
+        proposal.rejection_reason = RejectionReason.ORDER_CLOSED.value
+        proposal.status_comment = comment
+        proposal.version += 1
+        proposal.updated_at = _now()
+        await session.flush()
+        _audit(session, order, "proposal_reject", order.status, actor, comment, proposal.id)
+        await events.publish_proposal_event(
+            session,
+            proposal,
+            order,
+            "reject",
+            previous=previous,
+            reason=RejectionReason.ORDER_CLOSED.value,
+        )
+
+
 async def expire_due_orders(*, session: AsyncSession, limit: int = 100) -> int:
     due = (
         (
@@ -538,6 +581,7 @@ async def expire_due_orders(*, session: AsyncSession, limit: int = 100) -> int:
         order.updated_at = _now()
         _audit(session, order, "expire", previous, SYSTEM, "The deadline passed")
         await session.flush()
+        await _close_open_proposals(session, order, SYSTEM, keep=None)
         await events.publish_order_event(
             session, order, "expire", previous=previous, actor=SYSTEM, reason="The deadline passed"
         )
