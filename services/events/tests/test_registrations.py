@@ -176,3 +176,25 @@ async def test_logged_in_registrant_owns_registration(client, token_issuer, h):
     # Cancelled, the same e-mail may register again.
     again = await client.post(url, json={**h.person(), "email": mine["email"]})
     assert again.status_code == 201
+
+
+async def test_cancelling_the_event_cancels_every_live_registration(client, token_issuer, h):
+    operator = token_issuer.headers("operator")
+    event = await h.published_event(client, operator, capacity=1)
+    url = f"/api/v1/events/{event['id']}/registrations"
+    seated = (await client.post(url, json=h.person())).json()
+    queued = (await client.post(url, json=h.person())).json()
+    gone = (await client.post(url, json=h.person())).json()
+    await client.post(f"{url}/{gone['id']}/cancel", params={"token": gone["token"]})
+    assert (seated["status"], queued["status"]) == ("confirmed", "waitlisted")
+
+    r = await client.post(f"/api/v1/events/{event['id']}/cancel", json={"reason": "venue lost"},
+                          headers=operator)
+    assert r.status_code == 200 and r.json()["status"] == "cancelled"
+    for registration in (seated, queued, gone):
+        view = await client.get(f"{url}/{registration['id']}",
+                                params={"token": registration["token"]})
+        assert view.json()["status"] == "cancelled"
+    # Nobody was promoted into the freed seat of an event that will not happen.
+    seats = (await client.get(f"/api/v1/events/{event['id']}/seats")).json()
+    assert (seats["confirmed"], seats["waitlisted"], seats["pending"]) == (0, 0, 0), seats

@@ -371,6 +371,22 @@ async def cancel_event(
     await session.flush()
     await publish(session, EventCancelledV1(event_id=event.id, cancelled_at=event.updated_at,
                                             reason=reason))
+    # Nobody stays registered for an event that will not happen: each registration still
+    # live is cancelled, with its own event, so registrants and their systems hear of it.
+    live = (await session.execute(
+        sa.select(Registration).where(Registration.event_id == event.id)
+        .where(Registration.status.in_(LIVE)).order_by(Registration.seq).with_for_update()
+    )).scalars().all()
+    for registration in live:
+        previous = registration.status
+        registration.status = RegistrationStatus.CANCELLED.value
+        registration.version += 1
+        registration.updated_at = now()
+        await session.flush()
+        await publish(session, _registration_event(
+            RegistrationCancelledV1, registration, previous_status=previous,
+            by_event_cancellation=True,
+        ))
     return event
 
 

@@ -110,6 +110,8 @@ class RegistrationRejectedV1(_RegistrationEvent):
 class RegistrationCancelledV1(_RegistrationEvent):
     event_type = "org.innopark.events.registration.cancelled.v1"
     previous_status: str
+    # True when the organiser cancelled the whole event (additive field).
+    by_event_cancellation: bool = False
 
 
 class RegistrationAttendedV1(_RegistrationEvent):
