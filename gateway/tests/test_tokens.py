@@ -9,6 +9,7 @@ import time
 
 import jwt
 import pytest
+import sqlalchemy as sa
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from innopark_gateway import service
@@ -153,11 +154,18 @@ def test_role_binding(role, binding, ok):
 
 
 def test_cursor_round_trip_and_garbage():
+    # Users and API clients page through the shared keyset helpers.
     from datetime import UTC, datetime
     from uuid import uuid4
 
+    from innopark_gateway.models import User
+    from innopark_shared.errors import Unprocessable
+    from innopark_shared.pagination import decode_cursor, encode_cursor, keyset
+
     at, row = datetime.now(UTC), uuid4()
-    assert service.decode_cursor(service.encode_cursor(at, row)) == (at, row)
+    assert decode_cursor(encode_cursor(at, row), 2) == [at.isoformat(), str(row)]
+    columns = [User.created_at, User.id]
+    keyset(sa.select(User), columns, encode_cursor(at, row), 10)  # accepted
     for garbage in ("", "!!!", base64.urlsafe_b64encode(b"no-separator").decode()):
-        with pytest.raises(service.Unprocessable):
-            service.decode_cursor(garbage)
+        with pytest.raises(Unprocessable):
+            keyset(sa.select(User), columns, garbage or "=", 10)

@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 from innopark_shared.auth import CurrentPrincipal, OperatorPrincipal, Role
 from innopark_shared.db import SessionDep
 from innopark_shared.errors import NotFound, TooManyRequests
+from innopark_shared.pagination import CursorQuery, LimitQuery
 
 from . import service
 from .keys import SigningKey, TokenIssuer
@@ -36,8 +37,6 @@ from .schemas import (
 router = APIRouter(prefix="/api/v1")
 keys_router = APIRouter(tags=["auth"])
 
-Limit = Annotated[int, Query(ge=1, le=200, description="Page size")]
-Cursor = Annotated[str | None, Query(description="next_cursor of the previous page")]
 FormField = Annotated[str | None, Form()]
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -161,8 +160,8 @@ async def create_user(
 async def list_users(
     session: SessionDep,
     principal: OperatorPrincipal,
-    limit: Limit = 50,
-    cursor: Cursor = None,
+    limit: LimitQuery = 50,
+    cursor: CursorQuery = None,
     role: Annotated[Role | None, Query(description="Only users with this role")] = None,
 ) -> UserPage:
     users, next_cursor = await service.list_users(
@@ -216,7 +215,10 @@ async def create_api_client(
     summary="List API clients (operator)",
 )
 async def list_api_clients(
-    session: SessionDep, principal: OperatorPrincipal, limit: Limit = 50, cursor: Cursor = None
+    session: SessionDep,
+    principal: OperatorPrincipal,
+    limit: LimitQuery = 50,
+    cursor: CursorQuery = None,
 ) -> ApiClientPage:
     clients, next_cursor = await service.list_api_clients(
         session=session, limit=limit, cursor=cursor

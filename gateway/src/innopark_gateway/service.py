@@ -7,8 +7,6 @@ thread (argon2-cffi releases the GIL), so a login does not stall the proxy's eve
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import logging
 import secrets
 import uuid
@@ -19,6 +17,7 @@ from uuid import UUID
 import sqlalchemy as sa
 from innopark_shared.auth import ROLE_BINDING, Role
 from innopark_shared.errors import Conflict, DomainError, NotFound, Unprocessable
+from innopark_shared.pagination import keyset, page
 from pwdlib import PasswordHash
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
@@ -119,41 +118,14 @@ def _field_error(field: str, message: str, kind: str) -> dict[str, Any]:
     return {"field": field, "location": ["body", field], "message": message, "type": kind}
 
 
-# --- keyset cursors ---
-
-
-def encode_cursor(created_at: datetime, row_id: UUID) -> str:
-    raw = f"{created_at.isoformat()}|{row_id}".encode()
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        created_at, row_id = raw.split("|", 1)
-        return datetime.fromisoformat(created_at), UUID(row_id)
-    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
-        raise Unprocessable(
-            "Invalid cursor",
-            errors=[{"field": "cursor", "location": ["query", "cursor"],
-                     "message": "not a cursor this API returned", "type": "value_error"}],
-        ) from exc
-
-
 async def _page(
     session: AsyncSession, model: type, *, limit: int, cursor: str | None, where: list
 ) -> tuple[list[Any], str | None]:
-    query = sa.select(model).where(*where)
-    if cursor:
-        created_at, row_id = decode_cursor(cursor)
-        query = query.where(sa.tuple_(model.created_at, model.id) > (created_at, row_id))
-    query = query.order_by(model.created_at, model.id).limit(limit + 1)
-    rows = list((await session.scalars(query)).all())
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        next_cursor = encode_cursor(rows[-1].created_at, rows[-1].id)
-    return rows, next_cursor
+    query = keyset(
+        sa.select(model).where(*where), [model.created_at, model.id], cursor, limit
+    )
+    rows = (await session.scalars(query)).all()
+    return page(rows, limit, key=lambda r: (r.created_at, r.id))
 
 
 # --- users ---

@@ -10,6 +10,7 @@ from fastapi.responses import StreamingResponse
 from innopark_shared.auth import OptionalPrincipal, Principal, Role, require_roles
 from innopark_shared.db import SessionDep
 from innopark_shared.http import etag_of
+from innopark_shared.pagination import CursorQuery, LimitQuery
 from pydantic import AwareDatetime
 
 from . import exports, service
@@ -46,8 +47,6 @@ CSV = "text/csv"
 OrganiserPrincipal = Annotated[
     Principal, Depends(require_roles(Role.OPERATOR, Role.PARK_MANAGER))
 ]
-Limit = Annotated[int, Query(ge=1, le=200, description="Page size")]
-Cursor = Annotated[str | None, Query(max_length=500, description="From `next_cursor`")]
 Format = Annotated[Literal["json", "csv", "ics"] | None,
                    Query(description="Same as the Accept header, for plain links")]
 
@@ -108,8 +107,8 @@ async def list_events(
     request: Request,
     session: SessionDep,
     principal: OptionalPrincipal,
-    limit: Limit = 50,
-    cursor: Cursor = None,
+    limit: LimitQuery = 50,
+    cursor: CursorQuery = None,
     type: EventType | None = None,
     status: EventStatus | None = None,
     audience: Literal["public", "members"] | None = None,
@@ -219,7 +218,7 @@ async def add_session(event_id: UUID, data: SessionCreate, session: SessionDep,
 @router.get("/events/{event_id}/sessions", response_model=SessionPage,
             summary="The event's programme, in time order")
 async def list_sessions(event_id: UUID, session: SessionDep, principal: OptionalPrincipal,
-                        limit: Limit = 50, cursor: Cursor = None) -> SessionPage:
+                        limit: LimitQuery = 50, cursor: CursorQuery = None) -> SessionPage:
     items, next_cursor = await service.list_sessions(
         session=session, principal=principal, event_id=event_id, limit=limit, cursor=cursor)
     return SessionPage(items=[SessionRead.model_validate(i) for i in items],
@@ -271,7 +270,7 @@ async def register(
 )
 async def list_registrations(
     event_id: UUID, request: Request, session: SessionDep, principal: OrganiserPrincipal,
-    limit: Limit = 50, cursor: Cursor = None, status: RegistrationStatus | None = None,
+    limit: LimitQuery = 50, cursor: CursorQuery = None, status: RegistrationStatus | None = None,
     format: Format = None,
 ):
     if _wants(request, format, "csv", CSV):

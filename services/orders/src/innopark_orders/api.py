@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from innopark_shared.auth import OperatorPrincipal, Principal, Role, require_roles
 from innopark_shared.db import SessionDep
 from innopark_shared.http import etag_of
+from innopark_shared.pagination import CursorQuery, LimitQuery
 
 from . import idempotency, service, webhooks
 from .config import OrdersSettings
@@ -53,10 +54,6 @@ Proposer = Annotated[Principal, Depends(require_roles(Role.RESIDENT, Role.PARK_M
 OrderReader = Annotated[
     Principal,
     Depends(require_roles(Role.OPERATOR, Role.PARTNER, Role.RESIDENT, Role.PARK_MANAGER)),
-]
-Limit = Annotated[int, Query(ge=1, le=200, description="Page size (1-200)")]
-Cursor = Annotated[
-    str | None, Query(max_length=500, description="`next_cursor` of the previous page")
 ]
 IfMatch = Annotated[str | None, Header(alias="If-Match")]
 IdempotencyKey = Annotated[
@@ -106,8 +103,8 @@ async def list_partners(
     session: SessionDep,
     principal: OperatorPrincipal,
     q: Annotated[str | None, Query(max_length=200)] = None,
-    limit: Limit = 50,
-    cursor: Cursor = None,
+    limit: LimitQuery = 50,
+    cursor: CursorQuery = None,
 ) -> PartnerPage:
     items, next_cursor = await service.list_partners(
         session=session, q=q, cursor=cursor, limit=limit
@@ -196,8 +193,8 @@ async def list_orders(
     status: OrderStatus | None = None,
     q: Annotated[str | None, Query(max_length=200)] = None,
     partner_id: UUID | None = None,
-    limit: Limit = 50,
-    cursor: Cursor = None,
+    limit: LimitQuery = 50,
+    cursor: CursorQuery = None,
 ) -> OrderPage:
     items, next_cursor = await service.list_orders(
         session=session,
@@ -220,7 +217,7 @@ async def list_orders(
     summary="Published orders matched to the caller's resident company or park",
 )
 async def list_matched_orders(
-    session: SessionDep, principal: Proposer, limit: Limit = 50, cursor: Cursor = None
+    session: SessionDep, principal: Proposer, limit: LimitQuery = 50, cursor: CursorQuery = None
 ) -> OrderPage:
     items, next_cursor = await service.list_orders(
         session=session,
@@ -510,8 +507,8 @@ async def list_order_proposals(
     session: SessionDep,
     principal: OrderReader,
     status: ProposalStatus | None = None,
-    limit: Limit = 50,
-    cursor: Cursor = None,
+    limit: LimitQuery = 50,
+    cursor: CursorQuery = None,
 ) -> ProposalPage:
     items, next_cursor = await service.list_proposals(
         session=session,
@@ -538,8 +535,8 @@ async def list_proposals(
     principal: OrderReader,
     status: ProposalStatus | None = None,
     order_id: UUID | None = None,
-    limit: Limit = 50,
-    cursor: Cursor = None,
+    limit: LimitQuery = 50,
+    cursor: CursorQuery = None,
 ) -> ProposalPage:
     items, next_cursor = await service.list_proposals(
         session=session,
@@ -688,7 +685,10 @@ async def create_webhook(
 
 @router.get("/webhooks", response_model=WebhookEndpointPage, tags=["webhooks"])
 async def list_webhooks(
-    session: SessionDep, principal: PartnerOrOperator, limit: Limit = 50, cursor: Cursor = None
+    session: SessionDep,
+    principal: PartnerOrOperator,
+    limit: LimitQuery = 50,
+    cursor: CursorQuery = None,
 ) -> WebhookEndpointPage:
     items, next_cursor = await webhooks.list_endpoints(
         session=session, principal=principal, cursor=cursor, limit=limit
@@ -779,8 +779,8 @@ async def list_deliveries(
     session: SessionDep,
     principal: PartnerOrOperator,
     status: Annotated[str | None, Query(pattern="^(pending|succeeded|failed)$")] = None,
-    limit: Limit = 50,
-    cursor: Cursor = None,
+    limit: LimitQuery = 50,
+    cursor: CursorQuery = None,
 ) -> WebhookDeliveryPage:
     items, next_cursor = await webhooks.list_deliveries(
         session=session,

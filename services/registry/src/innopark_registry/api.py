@@ -12,6 +12,7 @@ from innopark_shared.auth import CurrentPrincipal, OperatorPrincipal
 from innopark_shared.db import SessionDep
 from innopark_shared.errors import Unprocessable
 from innopark_shared.http import etag_of
+from innopark_shared.pagination import CursorQuery, LimitQuery
 
 from . import exports, service
 from .schemas import (
@@ -49,8 +50,6 @@ from .schemas import (
 
 router = APIRouter(prefix="/api/v1")
 
-Limit = Annotated[int, Query(ge=1, le=200, description="Page size")]
-Cursor = Annotated[str | None, Query(max_length=500, description="Opaque cursor from next_cursor")]
 IfMatch = Annotated[str | None, Header(alias="If-Match", description="ETag the change is based on")]
 
 CSV = "text/csv"
@@ -109,8 +108,8 @@ async def list_parks(
     sort: Annotated[
         ParkSort | None, Query(description="Default: relevance with q, else name")
     ] = None,
-    limit: Limit = 50,
-    cursor: Cursor = None,
+    limit: LimitQuery = 50,
+    cursor: CursorQuery = None,
     format: Annotated[
         ExportFormat | None, Query(description="Export instead of a JSON page")
     ] = None,  # noqa: A002
@@ -167,7 +166,7 @@ async def park_changes(
     since: Annotated[
         str | None, Query(max_length=200, description="next_cursor of the last call")
     ] = None,
-    limit: Limit = 100,
+    limit: LimitQuery = 100,
 ) -> ParkChangePage:
     parks, next_cursor = await service.park_changes(session=session, since=since, limit=limit)
     items = [
@@ -288,8 +287,8 @@ async def list_park_residents(
     request: Request,
     session: SessionDep,
     filters: Annotated[ResidentFilters, Query()],
-    limit: Limit = 50,
-    cursor: Cursor = None,
+    limit: LimitQuery = 50,
+    cursor: CursorQuery = None,
     format: ExportFormatQuery = None,  # noqa: A002
 ) -> Any:
     filters = filters.model_copy(update={"park_id": park_id})
@@ -315,8 +314,8 @@ async def list_residents(
     request: Request,
     session: SessionDep,
     filters: Annotated[ResidentFilters, Query()],
-    limit: Limit = 50,
-    cursor: Cursor = None,
+    limit: LimitQuery = 50,
+    cursor: CursorQuery = None,
     format: ExportFormatQuery = None,  # noqa: A002
 ) -> Any:
     if exported := _residents_export(request, filters, format):
@@ -414,8 +413,8 @@ async def list_clusters(
     park_id: Annotated[
         UUID | None, Query(description="Coordinated by or with this park as member")
     ] = None,
-    limit: Limit = 50,
-    cursor: Cursor = None,
+    limit: LimitQuery = 50,
+    cursor: CursorQuery = None,
 ) -> ClusterPage:
     items, next_cursor = await service.list_clusters(
         session=session, region=region, park_id=park_id, limit=limit, cursor=cursor
@@ -486,8 +485,8 @@ async def list_agreements(
     session: SessionDep,
     principal: CurrentPrincipal,
     park_id: UUID | None = None,
-    limit: Limit = 50,
-    cursor: Cursor = None,
+    limit: LimitQuery = 50,
+    cursor: CursorQuery = None,
 ) -> AgreementPage:
     items, next_cursor = await service.list_agreements(
         session=session, park_id=park_id, limit=limit, cursor=cursor
@@ -569,8 +568,8 @@ async def list_kpi_reports(
     park_id: UUID,
     session: SessionDep,
     principal: CurrentPrincipal,
-    limit: Limit = 50,
-    cursor: Cursor = None,
+    limit: LimitQuery = 50,
+    cursor: CursorQuery = None,
 ) -> KpiReportPage:
     items, next_cursor = await service.list_kpi_reports(
         session=session, principal=principal, park_id=park_id, limit=limit, cursor=cursor
