@@ -20,20 +20,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import os
-import shutil
 import statistics
 import sys
-import tempfile
-import threading
 import time
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import aiohttp
 
@@ -69,76 +63,17 @@ async def partner_headers_via_gateway(base_url: str, username: str, password: st
 
 @contextlib.asynccontextmanager
 async def local_orders_service() -> AsyncIterator[tuple[str, dict]]:
-    """Embedded PostgreSQL + broker, a JWKS server, and the orders service process;
-    yields the base URL and a partner's headers."""
-    from innopark_shared.devrun.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
-    from innopark_shared.devrun.provision import provision
-    from innopark_shared.testing import TokenIssuer, run_command
+    """The orders service on its own embedded servers; yields its URL and a partner's
+    headers (the partner created by an operator first)."""
+    from innopark_shared.testing import local_service
 
-    workdir = Path(tempfile.mkdtemp(prefix="innopark-bench-"))
-    log = open(workdir / "infra.log", "wb")  # noqa: SIM115, ASYNC230 - once, closed below
-    postgres = EmbeddedPostgres(workdir / "postgres", port=free_port())
-    broker = EmbeddedBroker(port=free_port())
-    issuer = TokenIssuer()
-    jwks = json.dumps(issuer.jwks()).encode()
-
-    class Jwks(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(jwks)))
-            self.end_headers()
-            self.wfile.write(jwks)
-
-        def log_message(self, *args) -> None:  # noqa: ANN002
-            pass
-
-    jwks_server = ThreadingHTTPServer(("127.0.0.1", 0), Jwks)
-    threading.Thread(target=jwks_server.serve_forever, daemon=True).start()
-    proc = None
-    try:
-        await postgres.start(stdout=log.fileno())
-        await broker.start(stdout=log.fileno())
-        databases = await provision(postgres.admin_url, ["orders"], database="bench")
-        port = free_port()
-        env = {
-            **os.environ,
-            "DATABASE_URL": databases["orders"].url,
-            "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
-            "JWKS_URL": f"http://127.0.0.1:{jwks_server.server_address[1]}/jwks.json",
-            "HOST": "127.0.0.1",
-            "PORT": str(port),
-            "LOG_LEVEL": "WARNING",
-        }
-        await run_command(sys.executable, "-m", "innopark_orders", "migrate", env=env)
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "innopark_orders", "serve", env=env,
-            stdout=log.fileno(), stderr=log.fileno())
-        url = f"http://127.0.0.1:{port}"
-        async with aiohttp.ClientSession() as http:
-            for _ in range(300):
-                with contextlib.suppress(aiohttp.ClientError):
-                    async with http.get(f"{url}/readyz") as answer:
-                        if answer.status == 200:
-                            break
-                await asyncio.sleep(0.2)
-            else:
-                raise SystemExit(f"orders service not ready; see {workdir}/infra.log")
-            operator = {"Authorization": f"Bearer {issuer.token('operator')}"}
-            async with http.post(f"{url}/api/v1/partners", headers=operator,
-                                 json={"name": "Bench AG", "country": "DE"}) as answer:
-                partner_id = (await answer.json())["id"]
+    async with local_service("orders") as (url, issuer):
+        operator = {"Authorization": f"Bearer {issuer.token('operator')}"}
+        async with aiohttp.ClientSession() as http, http.post(
+            f"{url}/api/v1/partners", headers=operator, json={"name": "Bench AG", "country": "DE"}
+        ) as answer:
+            partner_id = (await answer.json())["id"]
         yield url, {"Authorization": f"Bearer {issuer.token('partner', partner_id=partner_id)}"}
-    finally:
-        if proc is not None and proc.returncode is None:
-            proc.terminate()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(proc.wait(), timeout=15)
-        jwks_server.shutdown()
-        await broker.stop()
-        await postgres.stop()
-        log.close()
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def percentile(sorted_values: list[float], p: float) -> float:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import os
 import random
@@ -144,9 +145,9 @@ def tamper(token: str) -> str:
     return f"{header}.{forged}.{signature}"
 
 
-@pytest.fixture(scope="session")
-def token_issuer() -> Iterator[TokenIssuer]:
-    issuer = TokenIssuer()
+def serve_jwks(issuer: TokenIssuer) -> ThreadingHTTPServer:
+    """Serve `issuer`'s public keys over HTTP (a thread); sets `issuer.jwks_url`.
+    Call `.shutdown()` on the result when done."""
     body = json.dumps(issuer.jwks()).encode()
 
     class Handler(BaseHTTPRequestHandler):
@@ -161,9 +162,15 @@ def token_issuer() -> Iterator[TokenIssuer]:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
     issuer.jwks_url = f"http://127.0.0.1:{server.server_address[1]}/.well-known/jwks.json"
+    return server
+
+
+@pytest.fixture(scope="session")
+def token_issuer() -> Iterator[TokenIssuer]:
+    issuer = TokenIssuer()
+    server = serve_jwks(issuer)
     try:
         yield issuer
     finally:
@@ -414,5 +421,56 @@ async def platform() -> AsyncIterator[Platform]:
                 await asyncio.wait_for(process.wait(), timeout=90)
             except TimeoutError:
                 process.kill()
+        log.close()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+# -- one service on its own, outside pytest (benchmarks) -----------------------------
+
+
+@contextlib.asynccontextmanager
+async def local_service(name: str, **extra_env: str) -> AsyncIterator[tuple[str, TokenIssuer]]:
+    """An embedded PostgreSQL and broker, a JWKS server, and `python -m innopark_<name>
+    serve` migrated and ready: yields its base URL and the issuer whose tokens it trusts."""
+    workdir = Path(tempfile.mkdtemp(prefix="innopark-local-"))
+    log = open(workdir / "infra.log", "wb")  # noqa: SIM115 - closed below
+    postgres = EmbeddedPostgres(workdir / "postgres", port=free_port())
+    broker = EmbeddedBroker(port=free_port())
+    issuer = TokenIssuer()
+    jwks_server = serve_jwks(issuer)
+    proc: asyncio.subprocess.Process | None = None
+    try:
+        await postgres.start(stdout=log.fileno())
+        await broker.start(stdout=log.fileno())
+        databases = await provision(postgres.admin_url, [name], database="local")
+        port = free_port()
+        env = {
+            **os.environ,
+            "DATABASE_URL": databases[name].url,
+            "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
+            "JWKS_URL": issuer.jwks_url,
+            "HOST": "127.0.0.1",
+            "PORT": str(port),
+            "LOG_LEVEL": "WARNING",
+            **extra_env,
+        }
+        await run_command(sys.executable, "-m", f"innopark_{name}", "migrate", env=env)
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", f"innopark_{name}", "serve", env=env, stdout=log, stderr=log
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            await _wait_ready(url, proc)
+        except (RuntimeError, TimeoutError) as exc:
+            raise SystemExit(f"{name} not ready ({exc}); see {workdir}/infra.log") from exc
+        yield url, issuer
+    finally:
+        if proc is not None and proc.returncode is None:
+            proc.terminate()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(proc.wait(), timeout=15)
+        jwks_server.shutdown()
+        await broker.stop()
+        await postgres.stop()
         log.close()
         shutil.rmtree(workdir, ignore_errors=True)
