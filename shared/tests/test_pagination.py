@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy as sa
 from innopark_shared.db import Database
 from innopark_shared.errors import Unprocessable
-from innopark_shared.pagination import decode_cursor, encode_cursor, keyset, page
+from innopark_shared.pagination import decode_cursor, encode_cursor, paginate
 
 items = sa.Table(
     "items",
@@ -31,10 +31,14 @@ async def test_walks_every_row_once_while_rows_are_inserted(infra):
         seen, cursor, inserted = [], None, []
         while True:
             async with db.transaction() as s:
-                stmt = keyset(sa.select(items), [items.c.created_at, items.c.id], cursor, 7)
-                rows, cursor = page(
-                    (await s.execute(stmt)).all(), 7, key=lambda r: (r.created_at, r.id)
+                result = await paginate(
+                    s,
+                    sa.select(items.c.id),
+                    order_by=[items.c.created_at, items.c.id],
+                    cursor=cursor,
+                    limit=7,
                 )
+                rows, cursor = result.items, result.next_cursor
                 # New rows arrive after the reader's position (newer) and before it (older).
                 new = [
                     {
@@ -45,7 +49,7 @@ async def test_walks_every_row_once_while_rows_are_inserted(infra):
                 ]
                 await s.execute(sa.insert(items), new)
                 inserted.append(new[0]["id"])
-            seen.extend(r.id for r in rows)
+            seen.extend(rows)
             if cursor is None:
                 break
         assert len(seen) == len(set(seen))  # no duplicate
@@ -64,8 +68,58 @@ def test_foreign_cursors_are_422(bad):
         decode_cursor(bad, 2)
 
 
-def test_keyset_rejects_values_of_the_wrong_type():
-    with pytest.raises(Unprocessable):
-        keyset(
-            sa.select(items), [items.c.created_at, items.c.id], encode_cursor("yesterday", "x"), 5
-        )
+async def test_paginate_rejects_values_of_the_wrong_type(infra):
+    url = (await infra.create_database("page")).replace("postgresql://", "postgresql+asyncpg://")
+    db = Database(url)
+    try:
+        async with db.transaction() as s:
+            for forged in [
+                encode_cursor("yesterday", "x"),
+                encode_cursor(1.5, str(uuid.uuid4())),
+                encode_cursor("2026-01-01T00:00:00", str(uuid.uuid4())),  # naive
+            ]:
+                with pytest.raises(Unprocessable):
+                    await paginate(
+                        s,
+                        sa.select(items),
+                        order_by=[items.c.created_at, items.c.id],
+                        cursor=forged,
+                        limit=5,
+                    )
+    finally:
+        await db.dispose()
+
+
+async def test_mixed_directions_walk_every_row_once(infra):
+    """Relevance-style order: a score descending, ties broken by id ascending."""
+    url = (await infra.create_database("page")).replace("postgresql://", "postgresql+asyncpg://")
+    db = Database(url)
+    scored = sa.Table(
+        "scored",
+        sa.MetaData(),
+        sa.Column("id", sa.Uuid, primary_key=True),
+        sa.Column("score", sa.REAL, nullable=False),
+    )
+    async with db.engine.begin() as conn:
+        await conn.run_sync(scored.metadata.create_all)
+    rows = [{"id": uuid.uuid4(), "score": float(i % 4) / 3} for i in range(23)]
+    try:
+        async with db.transaction() as s:
+            await s.execute(sa.insert(scored), rows)
+            seen, cursor = [], None
+            while True:
+                result = await paginate(
+                    s,
+                    sa.select(scored.c.id),
+                    order_by=[scored.c.score * 2, scored.c.id],
+                    cursor=cursor,
+                    limit=4,
+                    descending=[True, False],
+                )
+                seen.extend(result.items)
+                if (cursor := result.next_cursor) is None:
+                    break
+        expected = [r["id"] for r in sorted(rows, key=lambda r: (-r["score"], r["id"]))]
+        assert seen == expected
+    finally:
+        await db.dispose()

@@ -11,7 +11,6 @@ import base64
 import hashlib
 import json
 import logging
-import os
 import time
 import uuid
 from dataclasses import dataclass
@@ -19,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import jwt
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from innopark_shared.keyfiles import load_or_create_private_key
 from jwt.algorithms import ECAlgorithm
 
 log = logging.getLogger(__name__)
@@ -37,32 +36,6 @@ def jwk_thumbprint(public_jwk: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
-def _write_new_key(path: Path) -> None:
-    """Generate a key and publish it at `path` atomically and without clobbering: two
-    gateway replicas starting together on one volume end up with the same key."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    key = ec.generate_private_key(ec.SECP256R1())
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(pem)
-            fh.flush()
-            os.fsync(fh.fileno())
-        try:
-            os.link(tmp, path)  # fails if another process got there first: keep theirs
-            log.warning("generated a new token signing key at %s", path)
-        except FileExistsError:
-            pass
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 @dataclass(frozen=True)
 class SigningKey:
     private_key: ec.EllipticCurvePrivateKey
@@ -71,9 +44,7 @@ class SigningKey:
 
     @classmethod
     def load_or_create(cls, path: Path) -> SigningKey:
-        if not path.exists():
-            _write_new_key(path)
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        key = load_or_create_private_key(path, lambda: ec.generate_private_key(ec.SECP256R1()))
         if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp256r1":
             raise ValueError(f"{path} must hold an EC P-256 private key for ES256")
         return cls.from_private_key(key)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated
+from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import Depends, Request
@@ -20,6 +20,9 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column
+
+from .settings import ServiceSettings
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -94,6 +97,28 @@ def outbox_notify_trigger_sql(schema: str) -> list[str]:
     ]
 
 
+class Versioned:
+    """Optimistic concurrency for a table: SQLAlchemy's `version_id_col`.
+
+    Every UPDATE says `WHERE version = <the version read>` and bumps it; a row changed
+    by another transaction meanwhile raises `StaleDataError`, which the problem handlers
+    answer with 409 (and `If-Match` with a stale ETag answers 412 before any write).
+    Never assign `version` by hand."""
+
+    version: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=1)
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, Any]:
+        return {"version_id_col": cls.__table__.c.version, "eager_defaults": True}
+
+
+def contains_pattern(text: str) -> str:
+    """`%text%` for (I)LIKE, with the LIKE wildcards in `text` escaped (PostgreSQL's
+    default escape character is the backslash)."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
 class Database:
     """The engine and session factory of one service."""
 
@@ -131,3 +156,20 @@ async def _request_transaction(request: Request) -> AsyncIterator[AsyncSession]:
 # The edge owns the transaction: it commits before the response is sent
 # (scope="function"), so a client never sees a 201 for a change that was rolled back.
 SessionDep = Annotated[AsyncSession, Depends(_request_transaction, scope="function")]
+
+
+def _database(request: Request) -> Database:
+    return request.app.state.database
+
+
+def app_settings(request: Request) -> ServiceSettings:
+    """The settings the app was built with (`create_app(settings=...)`), never a global."""
+    return request.app.state.settings
+
+
+# The app's Database (for work outside the request's transaction, e.g. streaming exports)
+# and its settings. A service whose settings add fields declares its own alias over the
+# same function in its config.py: `SettingsDep = Annotated[OrdersSettings,
+# Depends(app_settings)]`.
+DatabaseDep = Annotated[Database, Depends(_database)]
+SettingsDep = Annotated[ServiceSettings, Depends(app_settings)]

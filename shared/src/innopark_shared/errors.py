@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as SATimeoutError
+from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,24 @@ class PreconditionFailed(DomainError):
 
 class Unprocessable(DomainError):
     status, slug = 422, "unprocessable-content"
+
+    @classmethod
+    def for_field(
+        cls, field: str, message: str, *, location: str = "body", detail: str | None = None
+    ) -> Unprocessable:
+        """A 422 naming one field, shaped like request validation errors
+        (`location` is where it came from: body, query, path or header)."""
+        return cls(
+            detail or f"Invalid input: {field}",
+            errors=[
+                {
+                    "field": field,
+                    "location": [location, *field.split(".")],
+                    "message": message,
+                    "type": "value_error",
+                }
+            ],
+        )
 
 
 class TooManyRequests(DomainError):
@@ -177,6 +196,16 @@ def install_problem_handlers(app: FastAPI) -> None:
             )
         log.exception("database error on %s %s", request.method, request.url.path)
         return problem(500, slug="internal-error", instance=request.url.path)
+
+    @app.exception_handler(StaleDataError)
+    async def _lost_race(request: Request, exc: StaleDataError) -> JSONResponse:
+        # A `Versioned` row changed between our read and our write: another request won.
+        return problem(
+            409,
+            slug="concurrent-update",
+            detail="The resource was changed by another request meanwhile; fetch it and retry",
+            instance=request.url.path,
+        )
 
     @app.exception_handler(SATimeoutError)
     async def _pool_exhausted(request: Request, exc: SATimeoutError) -> JSONResponse:

@@ -33,6 +33,30 @@ def event_source(service_name: str) -> str:
     return f"/innopark/{service_name}"
 
 
+class Outbox:
+    """A service's outbox, built beside its metadata in `models.py`:
+
+        metadata = service_metadata("registry")
+        outbox = Outbox(metadata, service="registry")
+
+    Domain code records events with `await outbox.add(session, ParkCreatedV1(...))`,
+    inside the caller's transaction, without importing the service's `events.py`."""
+
+    def __init__(self, metadata: sa.MetaData, *, service: str) -> None:
+        self.metadata = metadata
+        self.table = outbox_table(metadata)
+        self.source = event_source(service)
+
+    async def add(self, session: AsyncSession, event: IntegrationEvent) -> uuid.UUID:
+        """Record `event` in the outbox, in the caller's transaction."""
+        return await add_event(session, self.metadata, event, source=self.source)
+
+
+def topics_of(*events: type[IntegrationEvent]) -> list[str]:
+    """The topics a service publishes, derived from the event classes it declares."""
+    return list(dict.fromkeys(event.topic for event in events))
+
+
 async def add_event(
     session: AsyncSession,
     metadata: sa.MetaData,
@@ -40,7 +64,8 @@ async def add_event(
     *,
     source: str,
 ) -> uuid.UUID:
-    """Record `event` in the outbox, in the caller's transaction."""
+    """Record `event` in `metadata`'s outbox, in the caller's transaction (prefer
+    `Outbox.add`)."""
     event_id = uuid.uuid4()
     await session.execute(
         sa.insert(outbox_table(metadata)).values(

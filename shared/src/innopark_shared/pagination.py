@@ -3,26 +3,36 @@
 A cursor is opaque to clients: base64url of the last row's sort key. Keyset pagination
 stays correct while rows are inserted (no duplicates, no gaps), unlike OFFSET.
 
-    stmt = keyset(select(Order), [Order.created_at, Order.id], cursor, limit, descending=True)
-    rows = (await session.execute(stmt)).scalars().all()
-    items, next_cursor = page(rows, limit, key=lambda o: (o.created_at, o.id))
+A service function pages with one call and returns the domain rows:
+
+    return await paginate(
+        session, sa.select(Order).where(...), order_by=[Order.created_at, Order.id],
+        cursor=cursor, limit=limit, descending=True,
+    )
+
+and the route presents them: `page.present(OrderRead.model_validate)` is a `Page[OrderRead]`.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import math
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 import sqlalchemy as sa
 from fastapi import Query
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from .errors import Unprocessable
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 LimitQuery = Annotated[int, Query(ge=1, le=200, description="Page size (1..200)")]
 CursorQuery = Annotated[
@@ -30,17 +40,27 @@ CursorQuery = Annotated[
 ]
 
 
+class Page(BaseModel, Generic[T]):
+    """A page of a collection as the API answers it."""
+
+    items: list[T]
+    next_cursor: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Slice(Generic[R]):
+    """A page of domain rows, as a service function returns it."""
+
+    items: list[R]
+    next_cursor: str | None = None
+
+    def present(self, present: Callable[[R], T]) -> Page[T]:
+        return Page[Any](items=[present(item) for item in self.items], next_cursor=self.next_cursor)
+
+
 def _bad_cursor() -> Unprocessable:
-    return Unprocessable(
-        "Invalid cursor",
-        errors=[
-            {
-                "field": "cursor",
-                "location": ["query", "cursor"],
-                "message": "not a cursor this collection returned",
-                "type": "value_error",
-            }
-        ],
+    return Unprocessable.for_field(
+        "cursor", "not a cursor this collection returned", location="query", detail="Invalid cursor"
     )
 
 
@@ -88,7 +108,70 @@ def _parse(column: sa.ColumnElement, value: Any) -> Any:
         return date.fromisoformat(value)
     if python_type is uuid.UUID:
         return uuid.UUID(value)
-    return python_type(value)
+    parsed = python_type(value)
+    if isinstance(parsed, float) and not math.isfinite(parsed):
+        raise ValueError("not a finite number")
+    return parsed
+
+
+def _after(
+    columns: Sequence[sa.ColumnElement], values: Sequence[Any], descending: Sequence[bool]
+) -> sa.ColumnElement[bool]:
+    """Rows strictly after `values` in the order of `columns`."""
+    if len(set(descending)) == 1:  # one direction: a row comparison the index can serve
+        key, bound = (
+            sa.tuple_(*columns),
+            sa.tuple_(*[sa.literal(v, type_=c.type) for c, v in zip(columns, values, strict=True)]),
+        )
+        return key < bound if descending[0] else key > bound
+    # Mixed directions (relevance descending, then id ascending): expand the comparison.
+    clauses = []
+    for i, (column, value, desc) in enumerate(zip(columns, values, descending, strict=True)):
+        equal = [
+            c == sa.literal(v, type_=c.type) for c, v in zip(columns[:i], values[:i], strict=True)
+        ]
+        bound = sa.literal(value, type_=column.type)
+        clauses.append(sa.and_(*equal, column < bound if desc else column > bound))
+    return sa.or_(*clauses)
+
+
+async def paginate(
+    session: AsyncSession,
+    stmt: sa.Select,
+    *,
+    order_by: Sequence[sa.ColumnElement],
+    cursor: str | None,
+    limit: int,
+    descending: bool | Sequence[bool] = False,
+) -> Slice[Any]:
+    """One page of `stmt`, ordered by `order_by` (the last key unique, e.g. the id), after
+    the row the cursor names. `descending` is one flag or one per key. Keys may be
+    expressions (a search rank) as well as columns; their SQL types parse the cursor.
+
+    Items are the selected entity (or a tuple when `stmt` selects several things)."""
+    columns = list(order_by)
+    directions = [descending] * len(columns) if isinstance(descending, bool) else list(descending)
+    if len(directions) != len(columns):
+        raise ValueError("one direction per ordering key")
+    width = len(stmt.selected_columns)
+    if cursor:
+        raw = decode_cursor(cursor, len(columns))
+        try:
+            values = [_parse(c, v) for c, v in zip(columns, raw, strict=True)]
+        except (ValueError, TypeError, NotImplementedError, OverflowError):
+            raise _bad_cursor() from None
+        stmt = stmt.where(_after(columns, values, directions))
+    order = [c.desc() if d else c.asc() for c, d in zip(columns, directions, strict=True)]
+    keyed = stmt.add_columns(*[c.label(f"_page_key_{i}") for i, c in enumerate(columns)])
+    rows = (await session.execute(keyed.order_by(*order).limit(limit + 1))).all()
+    items = [row[0] if width == 1 else tuple(row[:width]) for row in rows[:limit]]
+    next_cursor = None
+    if len(rows) > limit and items:
+        next_cursor = encode_cursor(*rows[limit - 1][width:])
+    return Slice(items, next_cursor)
+
+
+# -- transitional: removed once every service pages through `paginate` ----------------
 
 
 def keyset(
@@ -99,19 +182,13 @@ def keyset(
     *,
     descending: bool = False,
 ) -> sa.Select:
-    """Order `stmt` by `columns` (the last one unique, e.g. the id) and continue after the
-    row the cursor names; fetches limit + 1 rows so `page` knows whether more follow."""
     if cursor:
         raw = decode_cursor(cursor, len(columns))
         try:
             values = [_parse(c, v) for c, v in zip(columns, raw, strict=True)]
         except (ValueError, TypeError):
             raise _bad_cursor() from None
-        key = sa.tuple_(*columns)
-        bound = sa.tuple_(
-            *[sa.literal(v, type_=c.type) for c, v in zip(columns, values, strict=True)]
-        )
-        stmt = stmt.where(key < bound if descending else key > bound)
+        stmt = stmt.where(_after(columns, values, [descending] * len(columns)))
     order = [c.desc() if descending else c.asc() for c in columns]
     return stmt.order_by(*order).limit(limit + 1)
 
@@ -119,7 +196,6 @@ def keyset(
 def page(
     rows: Sequence[T], limit: int, key: Callable[[T], tuple[Any, ...]]
 ) -> tuple[list[T], str | None]:
-    """Drop the extra row and build the next cursor from the last row kept."""
     items = list(rows[:limit])
     if len(rows) > limit and items:
         return items, encode_cursor(*key(items[-1]))
