@@ -24,8 +24,11 @@ up: dev-env
 test: dev-env
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
+# Formatting, lint (unused `noqa` included: RUF100) and types (shared/ and gateway/).
 lint: dev-env
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 bench: dev-env
 	for b in benchmarks/*.py; do $(VENV)/bin/python $$b || exit 1; done

@@ -32,9 +32,14 @@ import aiohttp
 
 async def operator_headers_from_gateway(base_url: str, username: str, password: str) -> dict:
     async with aiohttp.ClientSession() as http:
-        async with http.post(f"{base_url}/api/v1/auth/token", data={
-            "grant_type": "password", "username": username, "password": password,
-        }) as answer:
+        async with http.post(
+            f"{base_url}/api/v1/auth/token",
+            data={
+                "grant_type": "password",
+                "username": username,
+                "password": password,
+            },
+        ) as answer:
             body = await answer.json(content_type=None)
             if answer.status != 200:
                 raise SystemExit(f"token request failed: {answer.status} {body}")
@@ -55,17 +60,26 @@ def percentile(sorted_values: list[float], p: float) -> float:
     return sorted_values[index]
 
 
-async def burst(base_url: str, operator: dict, *, requests: int, seats: int,
-                concurrency: int) -> bool:
+async def burst(
+    base_url: str, operator: dict, *, requests: int, seats: int, concurrency: int
+) -> bool:
     connector = aiohttp.TCPConnector(limit=concurrency)
-    async with aiohttp.ClientSession(base_url=base_url, connector=connector,
-                                     timeout=aiohttp.ClientTimeout(total=120)) as http:
+    async with aiohttp.ClientSession(
+        base_url=base_url, connector=connector, timeout=aiohttp.ClientTimeout(total=120)
+    ) as http:
         start = datetime.now(UTC) + timedelta(days=14)
-        async with http.post("/api/v1/events", headers=operator, json={
-            "title": f"Benchmark forum {uuid.uuid4().hex[:6]}", "type": "forum",
-            "starts_at": start.isoformat(), "ends_at": (start + timedelta(hours=6)).isoformat(),
-            "timezone": "Europe/Moscow", "capacity": seats,
-        }) as answer:
+        async with http.post(
+            "/api/v1/events",
+            headers=operator,
+            json={
+                "title": f"Benchmark forum {uuid.uuid4().hex[:6]}",
+                "type": "forum",
+                "starts_at": start.isoformat(),
+                "ends_at": (start + timedelta(hours=6)).isoformat(),
+                "timezone": "Europe/Moscow",
+                "capacity": seats,
+            },
+        ) as answer:
             if answer.status != 201:
                 raise SystemExit(f"create event: {answer.status} {await answer.text()}")
             event_id = (await answer.json())["id"]
@@ -83,9 +97,13 @@ async def burst(base_url: str, operator: dict, *, requests: int, seats: int,
             async with gate:
                 t0 = time.perf_counter()
                 try:
-                    async with http.post(url, json={
-                        "full_name": f"Delegate {i}", "email": f"delegate{i}@bench.example",
-                    }) as answer:
+                    async with http.post(
+                        url,
+                        json={
+                            "full_name": f"Delegate {i}",
+                            "email": f"delegate{i}@bench.example",
+                        },
+                    ) as answer:
                         body = await answer.json(content_type=None)
                         codes[answer.status] += 1
                         if answer.status == 201:
@@ -107,34 +125,52 @@ async def burst(base_url: str, operator: dict, *, requests: int, seats: int,
     print(f"  requests        {requests} (concurrency {concurrency}), seats {seats}")
     print(f"  elapsed         {elapsed:.2f} s")
     print(f"  throughput      {requests / elapsed:.1f} req/s")
-    print(f"  latency ms      p50 {percentile(ms, 50):.1f}  p90 {percentile(ms, 90):.1f}  "
-          f"p95 {percentile(ms, 95):.1f}  p99 {percentile(ms, 99):.1f}  max {ms[-1]:.1f}  "
-          f"mean {statistics.fmean(ms):.1f}")
+    print(
+        f"  latency ms      p50 {percentile(ms, 50):.1f}  p90 {percentile(ms, 90):.1f}  "
+        f"p95 {percentile(ms, 95):.1f}  p99 {percentile(ms, 99):.1f}  max {ms[-1]:.1f}  "
+        f"mean {statistics.fmean(ms):.1f}"
+    )
     print(f"  status codes    {dict(sorted(codes.items()))}")
     print(f"  5xx             {server_errors}")
-    print(f"  answers         confirmed {statuses['confirmed']}  "
-          f"waitlisted {statuses['waitlisted']}")
-    print(f"  service counts  confirmed {seats_now['confirmed']}  "
-          f"waitlisted {seats_now['waitlisted']}")
-    ok = (server_errors == 0 and seats_now["confirmed"] == min(seats, requests)
-          and seats_now["waitlisted"] == max(0, requests - seats)
-          and statuses["confirmed"] == seats_now["confirmed"])
+    print(
+        f"  answers         confirmed {statuses['confirmed']}  waitlisted {statuses['waitlisted']}"
+    )
+    print(
+        f"  service counts  confirmed {seats_now['confirmed']}  "
+        f"waitlisted {seats_now['waitlisted']}"
+    )
+    ok = (
+        server_errors == 0
+        and seats_now["confirmed"] == min(seats, requests)
+        and seats_now["waitlisted"] == max(0, requests - seats)
+        and statuses["confirmed"] == seats_now["confirmed"]
+    )
     print("  result          " + ("OK" if ok else "FAILED"))
     return ok
 
 
 async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--base-url", default=os.environ.get("EVENTS_BENCH_BASE_URL"),
-                        help="gateway or events URL; default: run everything locally")
-    parser.add_argument("--token", default=os.environ.get("EVENTS_BENCH_TOKEN"),
-                        help="an operator's bearer token (with --base-url)")
+    parser.add_argument(
+        "--base-url",
+        default=os.environ.get("EVENTS_BENCH_BASE_URL"),
+        help="gateway or events URL; default: run everything locally",
+    )
+    parser.add_argument(
+        "--token",
+        default=os.environ.get("EVENTS_BENCH_TOKEN"),
+        help="an operator's bearer token (with --base-url)",
+    )
     parser.add_argument("--username", default=os.environ.get("BOOTSTRAP_ADMIN_EMAIL"))
     parser.add_argument("--password", default=os.environ.get("BOOTSTRAP_ADMIN_PASSWORD"))
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--seats", type=int, default=100)
-    parser.add_argument("--concurrency", type=int, default=1000,
-                        help="requests in flight at once (default: all of them)")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=1000,
+        help="requests in flight at once (default: all of them)",
+    )
     args = parser.parse_args()
 
     options = {"requests": args.requests, "seats": args.seats, "concurrency": args.concurrency}

@@ -68,8 +68,9 @@ def run_gateway(port: int, upstream_port: int, key_dir: str) -> None:
         bootstrap_admin_email=None,
         bootstrap_admin_password=None,
     )
-    uvicorn.run(create_app(settings), host="127.0.0.1", port=port, log_config=None,
-                access_log=False)
+    uvicorn.run(
+        create_app(settings), host="127.0.0.1", port=port, log_config=None, access_log=False
+    )
 
 
 async def _load(url: str, total: int, concurrency: int) -> dict[str, float]:
@@ -156,7 +157,10 @@ def _measure(url: str, total: int, concurrency: int, pids: dict[str, int]) -> di
     before = {name: _cpu_seconds(pid) for name, pid in pids.items()}
     out = subprocess.run(
         [sys.executable, __file__, "load", url, str(total), str(concurrency)],
-        capture_output=True, text=True, timeout=RUN_TIMEOUT, check=True,
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT,
+        check=True,
     )
     result = json.loads(out.stdout.strip().splitlines()[-1])
     for name, pid in pids.items():
@@ -195,14 +199,20 @@ def main() -> None:
             for proc in procs:
                 proc.wait(timeout=10)
 
-    print(f"\n{args.requests} GET requests, concurrency {args.concurrency}, "
-          f"loopback, {os.cpu_count()} CPUs\n")
-    print(f"{'':<20}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'errors':>8}"
-          f"{'upstream CPU/req':>18}{'gateway CPU/req':>17}")
+    print(
+        f"\n{args.requests} GET requests, concurrency {args.concurrency}, "
+        f"loopback, {os.cpu_count()} CPUs\n"
+    )
+    print(
+        f"{'':<20}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'errors':>8}"
+        f"{'upstream CPU/req':>18}{'gateway CPU/req':>17}"
+    )
     for name, r in results.items():
         cpu = [f"{r[k]:.0f} us" if k in r else "-" for k in ("upstream_cpu_us", "gateway_cpu_us")]
-        print(f"{name:<20}{r['rps']:>9.0f}{r['p50_ms']:>9.2f}{r['p95_ms']:>9.2f}"
-              f"{r['p99_ms']:>9.2f}{r['errors']:>8.0f}{cpu[0]:>18}{cpu[1]:>17}")
+        print(
+            f"{name:<20}{r['rps']:>9.0f}{r['p50_ms']:>9.2f}{r['p95_ms']:>9.2f}"
+            f"{r['p99_ms']:>9.2f}{r['errors']:>8.0f}{cpu[0]:>18}{cpu[1]:>17}"
+        )
 
 
 if __name__ == "__main__":

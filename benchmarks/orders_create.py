@@ -33,9 +33,14 @@ import aiohttp
 
 
 async def _token(http: aiohttp.ClientSession, base_url: str, username: str, password: str) -> str:
-    async with http.post(f"{base_url}/api/v1/auth/token", data={
-        "grant_type": "password", "username": username, "password": password,
-    }) as answer:
+    async with http.post(
+        f"{base_url}/api/v1/auth/token",
+        data={
+            "grant_type": "password",
+            "username": username,
+            "password": password,
+        },
+    ) as answer:
         body = await answer.json(content_type=None)
         if answer.status != 200:
             raise SystemExit(f"token request failed: {answer.status} {body}")
@@ -45,17 +50,26 @@ async def _token(http: aiohttp.ClientSession, base_url: str, username: str, pass
 async def partner_headers_via_gateway(base_url: str, username: str, password: str) -> dict:
     async with aiohttp.ClientSession() as http:
         operator = {"Authorization": f"Bearer {await _token(http, base_url, username, password)}"}
-        async with http.post(f"{base_url}/api/v1/partners", headers=operator,
-                             json={"name": f"Bench AG {uuid.uuid4().hex[:6]}",
-                                   "country": "DE"}) as answer:
+        async with http.post(
+            f"{base_url}/api/v1/partners",
+            headers=operator,
+            json={"name": f"Bench AG {uuid.uuid4().hex[:6]}", "country": "DE"},
+        ) as answer:
             if answer.status != 201:
                 raise SystemExit(f"partner creation failed: {answer.status} {await answer.text()}")
             partner_id = (await answer.json())["id"]
         email = f"bench-{uuid.uuid4().hex[:8]}@partner.example"
         secret = uuid.uuid4().hex
-        async with http.post(f"{base_url}/api/v1/users", headers=operator, json={
-            "email": email, "password": secret, "role": "partner", "partner_id": partner_id,
-        }) as answer:
+        async with http.post(
+            f"{base_url}/api/v1/users",
+            headers=operator,
+            json={
+                "email": email,
+                "password": secret,
+                "role": "partner",
+                "partner_id": partner_id,
+            },
+        ) as answer:
             if answer.status != 201:
                 raise SystemExit(f"user creation failed: {answer.status} {await answer.text()}")
         return {"Authorization": f"Bearer {await _token(http, base_url, email, secret)}"}
@@ -69,9 +83,14 @@ async def local_orders_service() -> AsyncIterator[tuple[str, dict]]:
 
     async with local_service("orders") as (url, issuer):
         operator = {"Authorization": f"Bearer {issuer.token('operator')}"}
-        async with aiohttp.ClientSession() as http, http.post(
-            f"{url}/api/v1/partners", headers=operator, json={"name": "Bench AG", "country": "DE"}
-        ) as answer:
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(
+                f"{url}/api/v1/partners",
+                headers=operator,
+                json={"name": "Bench AG", "country": "DE"},
+            ) as answer,
+        ):
             partner_id = (await answer.json())["id"]
         yield url, {"Authorization": f"Bearer {issuer.token('partner', partner_id=partner_id)}"}
 
@@ -89,8 +108,9 @@ async def create_orders(base_url: str, partner: dict, *, orders: int, concurrenc
     for i in range(orders):
         queue.put_nowait(i)
     connector = aiohttp.TCPConnector(limit=concurrency)
-    async with aiohttp.ClientSession(base_url=base_url, connector=connector,
-                                     timeout=aiohttp.ClientTimeout(total=60)) as http:
+    async with aiohttp.ClientSession(
+        base_url=base_url, connector=connector, timeout=aiohttp.ClientTimeout(total=60)
+    ) as http:
 
         async def worker() -> None:
             while not queue.empty():
@@ -100,8 +120,12 @@ async def create_orders(base_url: str, partner: dict, *, orders: int, concurrenc
                     "description": "Lightweight composite airframe parts with certified "
                     "fatigue testing; licence or joint R&D.",
                     "technology_tags": ["composite materials", "drones", "additive manufacturing"],
-                    "deadline": deadline, "trl": 6, "cooperation_types": ["licence", "joint_rnd"],
-                    "budget_min": "50000", "budget_max": "150000", "currency": "EUR",
+                    "deadline": deadline,
+                    "trl": 6,
+                    "cooperation_types": ["licence", "joint_rnd"],
+                    "budget_min": "50000",
+                    "budget_max": "150000",
+                    "currency": "EUR",
                 }
                 headers = {**partner, "Idempotency-Key": str(uuid.uuid4())}
                 started = time.perf_counter()
@@ -114,18 +138,23 @@ async def create_orders(base_url: str, partner: dict, *, orders: int, concurrenc
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         elapsed = time.perf_counter() - began
     latencies.sort()
-    print(f"{orders} orders at concurrency {concurrency} in {elapsed:.2f}s: "
-          f"{orders / elapsed:.0f} orders/s")
-    print(f"latency p50 {statistics.median(latencies):.1f} ms, p95 {percentile(latencies, 95):.1f} "
-          f"ms, p99 {percentile(latencies, 99):.1f} ms; statuses {dict(statuses)}")
+    print(
+        f"{orders} orders at concurrency {concurrency} in {elapsed:.2f}s: "
+        f"{orders / elapsed:.0f} orders/s"
+    )
+    print(
+        f"latency p50 {statistics.median(latencies):.1f} ms, p95 {percentile(latencies, 95):.1f} "
+        f"ms, p99 {percentile(latencies, 99):.1f} ms; statuses {dict(statuses)}"
+    )
     return set(statuses) == {201}
 
 
 async def run(args: argparse.Namespace) -> bool:
     if args.base_url:
         partner = await partner_headers_via_gateway(args.base_url, args.username, args.password)
-        return await create_orders(args.base_url, partner, orders=args.orders,
-                                   concurrency=args.concurrency)
+        return await create_orders(
+            args.base_url, partner, orders=args.orders, concurrency=args.concurrency
+        )
     async with local_orders_service() as (url, partner):
         return await create_orders(url, partner, orders=args.orders, concurrency=args.concurrency)
 

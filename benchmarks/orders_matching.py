@@ -34,17 +34,58 @@ from pathlib import Path
 import asyncpg
 
 TECHNOLOGIES = [
-    "polymer recycling", "catalysis", "composite materials", "robotics", "machine vision",
-    "radio electronics", "antenna design", "photonics", "lidar", "battery chemistry",
-    "hydrogen storage", "fuel cells", "oil-field chemistry", "low-tonnage chemistry",
-    "nanomaterials", "energy saving", "heat pumps", "medical imaging", "drug delivery",
-    "pharmacology", "biosensors", "genomics", "telemedicine", "industrial iot", "edge computing",
-    "cybersecurity", "computer vision", "natural language processing", "additive manufacturing",
-    "metal powders", "laser welding", "cnc machining", "water treatment", "membranes",
-    "agritech", "precision farming", "drones", "satellite communication", "5g",
-    "microelectronics", "power electronics", "smart grid", "wind turbines", "solar cells",
-    "geothermal", "mining sensors",
-    "predictive maintenance", "digital twins", "blockchain", "fintech", "edtech", "logistics",
+    "polymer recycling",
+    "catalysis",
+    "composite materials",
+    "robotics",
+    "machine vision",
+    "radio electronics",
+    "antenna design",
+    "photonics",
+    "lidar",
+    "battery chemistry",
+    "hydrogen storage",
+    "fuel cells",
+    "oil-field chemistry",
+    "low-tonnage chemistry",
+    "nanomaterials",
+    "energy saving",
+    "heat pumps",
+    "medical imaging",
+    "drug delivery",
+    "pharmacology",
+    "biosensors",
+    "genomics",
+    "telemedicine",
+    "industrial iot",
+    "edge computing",
+    "cybersecurity",
+    "computer vision",
+    "natural language processing",
+    "additive manufacturing",
+    "metal powders",
+    "laser welding",
+    "cnc machining",
+    "water treatment",
+    "membranes",
+    "agritech",
+    "precision farming",
+    "drones",
+    "satellite communication",
+    "5g",
+    "microelectronics",
+    "power electronics",
+    "smart grid",
+    "wind turbines",
+    "solar cells",
+    "geothermal",
+    "mining sensors",
+    "predictive maintenance",
+    "digital twins",
+    "blockchain",
+    "fintech",
+    "edtech",
+    "logistics",
 ]
 WORDS = (
     "process pilot scale plant waste plastic feedstock catalyst reactor sensor device platform "
@@ -64,7 +105,7 @@ async def orders_database(admin_url: str | None) -> AsyncIterator[str]:
     from innopark_shared.testing import run_command
 
     workdir = Path(tempfile.mkdtemp(prefix="innopark-bench-"))
-    log = open(workdir / "postgres.log", "wb")  # noqa: SIM115, ASYNC230 - closed below
+    log = open(workdir / "postgres.log", "wb")
     postgres = None
     try:
         if admin_url is None:
@@ -74,8 +115,13 @@ async def orders_database(admin_url: str | None) -> AsyncIterator[str]:
         name = f"orders_bench_{uuid.uuid4().hex[:8]}"
         databases = await provision(admin_url, ["orders"], database=name)
         url = databases["orders"].url
-        await run_command(sys.executable, "-m", "innopark_orders", "migrate",
-                          env={**os.environ, "DATABASE_URL": url})
+        await run_command(
+            sys.executable,
+            "-m",
+            "innopark_orders",
+            "migrate",
+            env={**os.environ, "DATABASE_URL": url},
+        )
         yield url
     finally:
         if postgres is not None:
@@ -91,8 +137,32 @@ def describer(vocabulary: str, rng: random.Random):
     closer to real company descriptions, where an order's terms are rarer."""
     if vocabulary == "narrow":
         return lambda: " ".join(rng.choices(WORDS, k=rng.randint(15, 40)))
-    syllables = ["ka", "ro", "mi", "tes", "lan", "vor", "qui", "zen", "dra", "pol", "ex", "un",
-                 "sil", "tra", "ne", "bor", "ski", "gan", "lu", "fer", "mo", "tis", "ark", "ven"]
+    syllables = [
+        "ka",
+        "ro",
+        "mi",
+        "tes",
+        "lan",
+        "vor",
+        "qui",
+        "zen",
+        "dra",
+        "pol",
+        "ex",
+        "un",
+        "sil",
+        "tra",
+        "ne",
+        "bor",
+        "ski",
+        "gan",
+        "lu",
+        "fer",
+        "mo",
+        "tis",
+        "ark",
+        "ven",
+    ]
     lexicon = sorted({"".join(rng.choices(syllables, k=rng.randint(2, 4))) for _ in range(30_000)})
     lexicon = lexicon[:20_000]
     cumulative = list(itertools.accumulate(1 / (rank + 1) for rank in range(len(lexicon))))
@@ -106,8 +176,9 @@ def describer(vocabulary: str, rng: random.Random):
     return describe
 
 
-async def seed(url: str, residents: int, parks: int, rng: random.Random,
-               vocabulary: str = "broad") -> None:
+async def seed(
+    url: str, residents: int, parks: int, rng: random.Random, vocabulary: str = "broad"
+) -> None:
     describe = describer(vocabulary, rng)
     conn = await asyncpg.connect(url.replace("+asyncpg", ""))
     try:
@@ -124,8 +195,9 @@ async def seed(url: str, residents: int, parks: int, rng: random.Random,
             for i in range(start, min(start + batch, residents)):
                 technologies = rng.sample(TECHNOLOGIES, rng.randint(1, 4))
                 description = describe()
-                rows.append((uuid.uuid4(), rng.choice(park_ids), f"Resident {i}",
-                             technologies, description))
+                rows.append(
+                    (uuid.uuid4(), rng.choice(park_ids), f"Resident {i}", technologies, description)
+                )
             await conn.execute(
                 """
                 INSERT INTO orders.known_residents
@@ -139,8 +211,11 @@ async def seed(url: str, residents: int, parks: int, rng: random.Random,
                      AS r(id, park, name, tech_joined, descr),
                      LATERAL (SELECT string_to_array(r.tech_joined, '|') AS tech) t
                 """,
-                [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows],
-                ["|".join(r[3]) for r in rows], [r[4] for r in rows],
+                [r[0] for r in rows],
+                [r[1] for r in rows],
+                [r[2] for r in rows],
+                ["|".join(r[3]) for r in rows],
+                [r[4] for r in rows],
             )
         await conn.execute("ANALYZE orders.known_residents")
         await conn.execute("ANALYZE orders.known_parks")
@@ -158,9 +233,11 @@ async def run(args: argparse.Namespace) -> None:
     async with orders_database(args.admin_url) as url:
         began = time.perf_counter()
         await seed(url, args.residents, args.parks, rng, args.vocabulary)
-        print(f"seeded {args.residents:,} residents ({args.vocabulary} vocabulary) and "
-              f"{args.parks} parks "
-              f"in {time.perf_counter() - began:.1f}s")
+        print(
+            f"seeded {args.residents:,} residents ({args.vocabulary} vocabulary) and "
+            f"{args.parks} parks "
+            f"in {time.perf_counter() - began:.1f}s"
+        )
         settings = OrdersSettings(database_url=url)
         database = Database(url)
         try:
@@ -169,23 +246,31 @@ async def run(args: argparse.Namespace) -> None:
                 session.add(partner)
                 await session.flush()
                 order = Order(
-                    id=uuid.uuid4(), reference="TODE2026999999", partner_id=partner.id,
+                    id=uuid.uuid4(),
+                    reference="TODE2026999999",
+                    partner_id=partner.id,
                     title="Catalyst process for polymer recycling at pilot scale",
                     description="We look for a catalyst and reactor design that turns mixed "
                     "plastic waste into polymer feedstock; pilot plant, quality testing, licence.",
-                    technology_tags=["no resident has this tag"] if args.untagged
+                    technology_tags=["no resident has this tag"]
+                    if args.untagged
                     else ["polymer recycling", "catalysis", "low-tonnage chemistry"],
-                    cooperation_types=["licence"], languages=["en"], confidential=False,
-                    deadline=datetime.now(UTC) + timedelta(days=30), status="published",
-                    created_by="bench", version=1,
+                    cooperation_types=["licence"],
+                    languages=["en"],
+                    confidential=False,
+                    deadline=datetime.now(UTC) + timedelta(days=30),
+                    status="published",
+                    created_by="bench",
+                    version=1,
                 )
                 session.add(order)
             timings = []
             for i in range(args.warmup + args.runs):
                 async with database.transaction() as session:
                     started = time.perf_counter()
-                    parks, residents = await matching.match_order(session, order=order,
-                                                                  settings=settings)
+                    parks, residents = await matching.match_order(
+                        session, order=order, settings=settings
+                    )
                     elapsed = (time.perf_counter() - started) * 1000
                 if i >= args.warmup:
                     timings.append(elapsed)
@@ -193,11 +278,15 @@ async def run(args: argparse.Namespace) -> None:
             await database.dispose()
     timings.sort()
     p95 = timings[min(len(timings) - 1, round(0.95 * len(timings)) - 1)]
-    print(f"matched one order against {args.residents:,} residents, {args.runs} runs: "
-          f"p50 {statistics.median(timings):.1f} ms, p95 {p95:.1f} ms, "
-          f"max {timings[-1]:.1f} ms")
-    print(f"result: {len(residents)} residents, {len(parks)} parks ranked; top resident "
-          f"score {residents[0].score if residents else 0}")
+    print(
+        f"matched one order against {args.residents:,} residents, {args.runs} runs: "
+        f"p50 {statistics.median(timings):.1f} ms, p95 {p95:.1f} ms, "
+        f"max {timings[-1]:.1f} ms"
+    )
+    print(
+        f"result: {len(residents)} residents, {len(parks)} parks ranked; top resident "
+        f"score {residents[0].score if residents else 0}"
+    )
 
 
 def main() -> None:
@@ -206,13 +295,23 @@ def main() -> None:
     parser.add_argument("--parks", type=int, default=200)
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--vocabulary", choices=["broad", "narrow"], default="broad",
-                        help="resident descriptions: realistic (broad) or worst case (narrow)")
-    parser.add_argument("--untagged", action="store_true",
-                        help="an order whose tags match no resident: ranking by text alone "
-                             "(the slow path: every text match is ranked)")
-    parser.add_argument("--admin-url", default=None,
-                        help="a superuser's postgresql:// URL instead of an embedded server")
+    parser.add_argument(
+        "--vocabulary",
+        choices=["broad", "narrow"],
+        default="broad",
+        help="resident descriptions: realistic (broad) or worst case (narrow)",
+    )
+    parser.add_argument(
+        "--untagged",
+        action="store_true",
+        help="an order whose tags match no resident: ranking by text alone "
+        "(the slow path: every text match is ranked)",
+    )
+    parser.add_argument(
+        "--admin-url",
+        default=None,
+        help="a superuser's postgresql:// URL instead of an embedded server",
+    )
     asyncio.run(run(parser.parse_args()))
 
 

@@ -341,7 +341,7 @@ async def main() -> None:
     from innopark_shared.devrun.provision import provision
 
     workdir = Path(tempfile.mkdtemp(prefix="registry-bench-"))
-    log = open(workdir / "bench.log", "wb")  # noqa: SIM115
+    log = open(workdir / "bench.log", "wb")
     postgres = broker = proc = None
     try:
         base_url, database_url = args.base_url, args.database_url

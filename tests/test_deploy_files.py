@@ -62,8 +62,10 @@ def test_compose_runs_postgres_and_kafka_with_health_checks(compose) -> None:
     postgres, kafka = services["postgres"], services["kafka"]
     assert postgres["image"].startswith("postgres:17")
     assert "pg_isready" in " ".join(postgres["healthcheck"]["test"])
-    assert any("deploy/postgres/init.sql" in v and "docker-entrypoint-initdb.d" in v
-               for v in postgres["volumes"])
+    assert any(
+        "deploy/postgres/init.sql" in v and "docker-entrypoint-initdb.d" in v
+        for v in postgres["volumes"]
+    )
     assert kafka["image"] == "apache/kafka:3.9.0"
     assert kafka["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"  # KRaft
     assert kafka["healthcheck"]["test"]
@@ -131,12 +133,20 @@ def test_docker_compose_validates_the_file() -> None:
     env = {k: v for k, v in os.environ.items() if k not in REQUIRED_ENV}
     ok = subprocess.run(
         ["docker-compose", "-f", str(ROOT / "docker-compose.yml"), "config", "-q"],
-        env={**env, **REQUIRED_ENV}, cwd=ROOT, capture_output=True, text=True, timeout=120,
+        env={**env, **REQUIRED_ENV},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert ok.returncode == 0, ok.stderr
     missing = subprocess.run(
         ["docker-compose", "-f", str(ROOT / "docker-compose.yml"), "config", "-q"],
-        env=env, cwd=ROOT, capture_output=True, text=True, timeout=120,
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert missing.returncode != 0, "compose must refuse to start without the admin account"
 
@@ -302,7 +312,10 @@ def test_k8s_serves_and_migrates_each_part(part: str) -> None:
     assert deployment["spec"]["replicas"] >= 2
     [container] = deployment["spec"]["template"]["spec"]["containers"]
     assert container["command"] + container["args"] == [
-        "python", "-m", f"innopark_{part}", "serve",
+        "python",
+        "-m",
+        f"innopark_{part}",
+        "serve",
     ]
     assert container["ports"][0]["containerPort"] == port_of(part)
 

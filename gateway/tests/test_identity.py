@@ -52,14 +52,17 @@ async def test_users_and_password_grant(client):
     # Readiness is the gateway's database only: it runs no relay and needs no broker.
     ready = await client.get("/readyz")
     assert ready.status_code == 200 and ready.json()["checks"] == {"database": "ok"}
-    admin = await token(client, grant_type="password", username=client.admin_email.lower(),
-                        password=ADMIN_PASSWORD)
+    admin = await token(
+        client, grant_type="password", username=client.admin_email.lower(), password=ADMIN_PASSWORD
+    )
     auth = {"Authorization": f"Bearer {admin}"}
     me = (await client.get("/api/v1/users/me", headers=auth)).json()
     assert me["role"] == "operator" and me["email"] == client.admin_email.lower()
 
-    wrong = await client.post("/api/v1/auth/token", data={
-        "grant_type": "password", "username": client.admin_email, "password": "nope-nope"})
+    wrong = await client.post(
+        "/api/v1/auth/token",
+        data={"grant_type": "password", "username": client.admin_email, "password": "nope-nope"},
+    )
     assert wrong.status_code == 400 and wrong.json()["error"] == "invalid_grant"
     assert wrong.headers["content-type"] == "application/problem+json"
     unknown = await client.post("/api/v1/auth/token", data={"grant_type": "implicit"})
@@ -67,8 +70,7 @@ async def test_users_and_password_grant(client):
 
     park_id = str(uuid.uuid4())
     email = f"PM-{uuid.uuid4().hex[:8]}@park.test"
-    new = {"email": email, "password": "park-pass-1", "role": "park_manager",
-           "park_id": park_id}
+    new = {"email": email, "password": "park-pass-1", "role": "park_manager", "park_id": park_id}
     created = await client.post("/api/v1/users", json=new, headers=auth)
     assert created.status_code == 201, created.text
     user = created.json()
@@ -76,12 +78,19 @@ async def test_users_and_password_grant(client):
     assert "password" not in user and "password_hash" not in user
     assert user["email"] == email.lower()
 
-    duplicate = await client.post("/api/v1/users", json={**new, "email": email.upper()},
-                                  headers=auth)
+    duplicate = await client.post(
+        "/api/v1/users", json={**new, "email": email.upper()}, headers=auth
+    )
     assert duplicate.status_code == 409
-    unbound = await client.post("/api/v1/users", headers=auth, json={
-        "email": f"r-{uuid.uuid4().hex[:8]}@park.test", "password": "long-enough",
-        "role": "resident"})
+    unbound = await client.post(
+        "/api/v1/users",
+        headers=auth,
+        json={
+            "email": f"r-{uuid.uuid4().hex[:8]}@park.test",
+            "password": "long-enough",
+            "role": "resident",
+        },
+    )
     assert unbound.status_code == 422
     assert [e["field"] for e in unbound.json()["errors"]] == ["resident_id"]
 
@@ -108,29 +117,37 @@ async def test_users_and_password_grant(client):
 
 
 async def test_api_client_credentials(client):
-    admin = await token(client, grant_type="password", username=client.admin_email,
-                        password=ADMIN_PASSWORD)
+    admin = await token(
+        client, grant_type="password", username=client.admin_email, password=ADMIN_PASSWORD
+    )
     auth = {"Authorization": f"Bearer {admin}"}
     partner_id = str(uuid.uuid4())
-    created = await client.post("/api/v1/api-clients", headers=auth, json={
-        "name": "ACME integration", "role": "partner", "partner_id": partner_id})
+    created = await client.post(
+        "/api/v1/api-clients",
+        headers=auth,
+        json={"name": "ACME integration", "role": "partner", "partner_id": partner_id},
+    )
     assert created.status_code == 201, created.text
     body = created.json()
     secret, client_id = body["client_secret"], body["client_id"]
-    listed = (await client.get("/api/v1/api-clients", headers=auth, params={"limit": 200}))
+    listed = await client.get("/api/v1/api-clients", headers=auth, params={"limit": 200})
     assert all("client_secret" not in item for item in listed.json()["items"])
 
-    machine = await token(client, grant_type="client_credentials", client_id=client_id,
-                          client_secret=secret)
+    machine = await token(
+        client, grant_type="client_credentials", client_id=client_id, client_secret=secret
+    )
     me = await client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {machine}"})
     assert me.status_code == 404  # authenticated, but an API client is not a user
-    basic = await client.post("/api/v1/auth/token", data={"grant_type": "client_credentials"},
-                              auth=(client_id, secret))
+    basic = await client.post(
+        "/api/v1/auth/token", data={"grant_type": "client_credentials"}, auth=(client_id, secret)
+    )
     assert basic.status_code == 200
 
     await client.post(f"/api/v1/api-clients/{client_id}/revoke", headers=auth)
-    revoked = await client.post("/api/v1/auth/token", data={
-        "grant_type": "client_credentials", "client_id": client_id, "client_secret": secret})
+    revoked = await client.post(
+        "/api/v1/auth/token",
+        data={"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret},
+    )
     assert revoked.status_code == 401 and revoked.json()["error"] == "invalid_client"
 
 
@@ -144,9 +161,12 @@ async def test_repeated_failed_logins_lock_the_account_for_a_while(migrated, mak
         login_failures_per_minute=1,
     )
     async with serve(create_app(settings)) as url, httpx.AsyncClient(base_url=url) as http:
+
         def attempt(password: str, username: str = admin):
-            return http.post("/api/v1/auth/token", data={
-                "grant_type": "password", "username": username, "password": password})
+            return http.post(
+                "/api/v1/auth/token",
+                data={"grant_type": "password", "username": username, "password": password},
+            )
 
         for _ in range(3):
             assert (await attempt("guess-guess")).status_code == 400

@@ -72,8 +72,13 @@ class Upstream:
         path = scope["path"]
         if path == "/api/v1/parks/stream":
             # Chunked answer whose second half waits until the test saw the first.
-            await send({"type": "http.response.start", "status": 200,
-                        "headers": [(b"content-type", b"text/plain")]})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [(b"content-type", b"text/plain")],
+                }
+            )
             await send({"type": "http.response.body", "body": b"first|", "more_body": True})
             await asyncio.wait_for(self.release.wait(), 5)
             await send({"type": "http.response.body", "body": b"second", "more_body": False})
@@ -82,13 +87,26 @@ class Upstream:
             document = {"openapi": "3.1.0", "paths": {"/api/v1/parks": {}, "/livez": {}}}
             if path == "/readyz":
                 document = {"status": "ok", "checks": {"database": "ok"}}
-            await send({"type": "http.response.start", "status": 200,
-                        "headers": [(b"content-type", b"application/json")]})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [(b"content-type", b"application/json")],
+                }
+            )
             await send({"type": "http.response.body", "body": json.dumps(document).encode()})
             return
         if path == "/api/v1/parks/redirect":
-            await send({"type": "http.response.start", "status": 307, "headers": [
-                (b"location", f"{self.url}/api/v1/parks/".encode()), (b"content-length", b"0")]})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 307,
+                    "headers": [
+                        (b"location", f"{self.url}/api/v1/parks/".encode()),
+                        (b"content-length", b"0"),
+                    ],
+                }
+            )
             await send({"type": "http.response.body", "body": b""})
             return
         if path == "/api/v1/parks/slow":
@@ -111,14 +129,20 @@ class Upstream:
             "size": len(body),
         }
         payload = json.dumps(self.last).encode()
-        await send({"type": "http.response.start", "status": 201, "headers": [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(payload)).encode()),
-            (b"x-upstream", b"yes"),
-            (b"x-request-id", b"upstream-would-echo"),
-            (b"connection", b"keep-alive"),
-            (b"location", b"/api/v1/parks/42"),
-        ]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 201,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(payload)).encode()),
+                    (b"x-upstream", b"yes"),
+                    (b"x-request-id", b"upstream-would-echo"),
+                    (b"connection", b"keep-alive"),
+                    (b"location", b"/api/v1/parks/42"),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": payload})
 
 
@@ -139,9 +163,10 @@ async def gateway(upstream, make_settings):
         max_body_bytes=1000,
         cors_allow_origins=["https://portal.example"],
     )
-    async with serve(create_app(settings)) as url, httpx.AsyncClient(
-        base_url=url, timeout=10
-    ) as client:
+    async with (
+        serve(create_app(settings)) as url,
+        httpx.AsyncClient(base_url=url, timeout=10) as client,
+    ):
         yield client
 
 
@@ -265,8 +290,9 @@ async def test_upstream_that_never_accepts_times_out_connecting(make_settings):
         filler.setblocking(False)
         filler.connect_ex(("127.0.0.1", port))
         fillers.append(filler)
-    settings = make_settings(registry_url=f"http://127.0.0.1:{port}",
-                             upstream_connect_timeout_seconds=0.5)
+    settings = make_settings(
+        registry_url=f"http://127.0.0.1:{port}", upstream_connect_timeout_seconds=0.5
+    )
     try:
         async with serve(create_app(settings)) as url, httpx.AsyncClient(base_url=url) as client:
             started = time.monotonic()
@@ -292,8 +318,11 @@ async def test_cors_applies_to_proxied_answers(gateway):
     assert "X-Request-ID" in response.headers["access-control-expose-headers"]
     preflight = await gateway.options(
         "/api/v1/parks",
-        headers={"Origin": "https://portal.example", "Access-Control-Request-Method": "POST",
-                 "Access-Control-Request-Headers": "authorization,content-type"},
+        headers={
+            "Origin": "https://portal.example",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization,content-type",
+        },
     )
     assert preflight.status_code == 200
     refused = await gateway.get("/api/v1/parks", headers={"Origin": "https://evil.example"})
@@ -301,8 +330,9 @@ async def test_cors_applies_to_proxied_answers(gateway):
 
 
 async def test_rate_limit(upstream, make_settings):
-    settings = make_settings(registry_url=upstream.url, rate_limit_per_minute=60,
-                             rate_limit_burst=3)
+    settings = make_settings(
+        registry_url=upstream.url, rate_limit_per_minute=60, rate_limit_burst=3
+    )
     async with serve(create_app(settings)) as url, httpx.AsyncClient(base_url=url) as client:
         answers = [await client.get("/api/v1/parks") for _ in range(4)]
         assert [a.status_code for a in answers] == [201, 201, 201, 429]
@@ -352,26 +382,31 @@ async def test_redirects_are_passed_on_not_followed_and_point_at_the_gateway(gat
 async def test_rate_limit_keys_on_verified_subject(upstream, make_settings, tmp_path):
     from innopark_gateway.keys import SigningKey, TokenIssuer
 
-    settings = make_settings(registry_url=upstream.url, rate_limit_per_minute=60,
-                             rate_limit_burst=2)
+    settings = make_settings(
+        registry_url=upstream.url, rate_limit_per_minute=60, rate_limit_burst=2
+    )
     app = create_app(settings)  # creates the key file
     ours = SigningKey.load_or_create(settings.jwt_private_key_path)
     theirs = SigningKey.load_or_create(tmp_path / "forger.pem")
 
     def bearer(key: SigningKey, subject: str) -> dict[str, str]:
-        issuer = TokenIssuer(key=key, issuer=settings.jwt_issuer,
-                             audience=settings.jwt_audience, ttl_seconds=60)
+        issuer = TokenIssuer(
+            key=key, issuer=settings.jwt_issuer, audience=settings.jwt_audience, ttl_seconds=60
+        )
         token, _ = issuer.issue(subject=subject, role="operator", extra={})
         return {"Authorization": f"Bearer {token}"}
 
     async with serve(app) as url, httpx.AsyncClient(base_url=url) as client:
         alice, bob = bearer(ours, "alice"), bearer(ours, "bob")
-        statuses = [(await client.get("/api/v1/parks", headers=alice)).status_code
-                    for _ in range(3)]
+        statuses = [
+            (await client.get("/api/v1/parks", headers=alice)).status_code for _ in range(3)
+        ]
         assert statuses == [201, 201, 429]
         assert (await client.get("/api/v1/parks", headers=bob)).status_code == 201
         # Tokens this gateway did not sign count against the caller's IP, whatever
         # subject they claim: a fresh subject per request buys nothing.
-        forged = [(await client.get("/api/v1/parks", headers=bearer(theirs, f"x{i}")))
-                  .status_code for i in range(3)]
+        forged = [
+            (await client.get("/api/v1/parks", headers=bearer(theirs, f"x{i}"))).status_code
+            for i in range(3)
+        ]
         assert forged == [201, 201, 429]

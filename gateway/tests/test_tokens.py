@@ -74,7 +74,8 @@ async def test_token_verifies_with_the_shared_verifier_over_http(key):
         return JSONResponse(key.jwks())
 
     token, expires_in = issuer_for(key).issue(
-        subject="u-1", role="park_manager",
+        subject="u-1",
+        role="park_manager",
         extra={"email": "pm@park.test", "park_id": PARK, "resident_id": None},
     )
     assert expires_in == 600
@@ -82,7 +83,8 @@ async def test_token_verifies_with_the_shared_verifier_over_http(key):
     assert header["alg"] == "ES256" and header["kid"] == key.kid
     async with serve(jwks_app) as base:
         verifier = TokenVerifier(
-            jwks_url=f"{base}/.well-known/jwks.json", issuer="innopark-gateway",
+            jwks_url=f"{base}/.well-known/jwks.json",
+            issuer="innopark-gateway",
             audience="innopark",
         )
         principal = await verifier.verify(token)
@@ -109,7 +111,9 @@ async def test_tampered_expired_and_foreign_tokens_are_rejected(key, tmp_path):
 
     expired = jwt.encode(
         {**claims, "role": "resident", "exp": int(time.time()) - 60, "iat": 0},
-        key.private_key, algorithm="ES256", headers={"kid": key.kid},
+        key.private_key,
+        algorithm="ES256",
+        headers={"kid": key.kid},
     )
     with pytest.raises(Unauthorized, match="expired"):
         await verifier.verify(expired)
@@ -119,8 +123,9 @@ async def test_tampered_expired_and_foreign_tokens_are_rejected(key, tmp_path):
     with pytest.raises(Unauthorized):
         await verifier.verify(stranger)
 
-    wrong_audience = TokenIssuer(key=key, issuer="innopark-gateway", audience="elsewhere",
-                                 ttl_seconds=60).issue(subject="u", role="operator", extra={})[0]
+    wrong_audience = TokenIssuer(
+        key=key, issuer="innopark-gateway", audience="elsewhere", ttl_seconds=60
+    ).issue(subject="u", role="operator", extra={})[0]
     with pytest.raises(Unauthorized):
         await verifier.verify(wrong_audience)
 

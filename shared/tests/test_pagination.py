@@ -121,5 +121,11 @@ async def test_mixed_directions_walk_every_row_once(infra):
                     break
         expected = [r["id"] for r in sorted(rows, key=lambda r: (-r["score"], r["id"]))]
         assert seen == expected
+        async with db.transaction() as s:  # several columns: named rows, keys left out
+            result = await paginate(
+                s, sa.select(scored), order_by=[scored.c.id], cursor=None, limit=3
+            )
+        assert [r.id for r in result.items] == sorted(r["id"] for r in rows)[:3]
+        assert all(len(r) == 2 and isinstance(r.score, float) for r in result.items)
     finally:
         await db.dispose()

@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 from innopark_shared.auth import CurrentPrincipal, OperatorPrincipal, Role
 from innopark_shared.db import SessionDep
 from innopark_shared.errors import NotFound, TooManyRequests
-from innopark_shared.pagination import CursorQuery, LimitQuery
+from innopark_shared.pagination import CursorQuery, LimitQuery, Page
 
 from . import service
 from .keys import SigningKey, TokenIssuer
@@ -26,11 +26,9 @@ from .ratelimit import TokenBuckets
 from .schemas import (
     ApiClientCreate,
     ApiClientCreated,
-    ApiClientPage,
     ApiClientRead,
     TokenResponse,
     UserCreate,
-    UserPage,
     UserRead,
 )
 
@@ -103,8 +101,8 @@ async def issue_token(
         )
     failures: TokenBuckets = request.app.state.login_failures
     if grant_type == "password":
-        missing = [name for name, v in (("username", username), ("password", password)) if not v]
-        if missing:
+        if not username or not password:
+            missing = [n for n, v in (("username", username), ("password", password)) if not v]
             raise service.InvalidRequest(f"Missing form fields: {', '.join(missing)}")
         async with _throttled(failures, f"user:{service.normalise_email(username)}"):
             token, expires_in = await service.password_grant(
@@ -114,18 +112,17 @@ async def issue_token(
         basic = _basic_credentials(request)
         if basic:
             client_id, client_secret = basic
-        missing = [n for n, v in (("client_id", client_id), ("client_secret", client_secret))
-                   if not v]
-        if missing:
+        if not client_id or not client_secret:
+            missing = [
+                n for n, v in (("client_id", client_id), ("client_secret", client_secret)) if not v
+            ]
             raise service.InvalidRequest(f"Missing form fields: {', '.join(missing)}")
         async with _throttled(failures, f"client:{client_id}"):
             token, expires_in = await service.client_credentials_grant(
                 session=session, issuer=issuer, client_id=client_id, client_secret=client_secret
             )
     else:
-        raise service.UnsupportedGrantType(
-            "Supported grant types: password, client_credentials"
-        )
+        raise service.UnsupportedGrantType("Supported grant types: password, client_credentials")
     body = TokenResponse(access_token=token, expires_in=expires_in)
     return JSONResponse(body.model_dump(), headers=NO_STORE)
 
@@ -145,7 +142,10 @@ async def jwks(request: Request) -> JSONResponse:
 
 
 @router.post(
-    "/users", status_code=201, response_model=UserRead, tags=["users"],
+    "/users",
+    status_code=201,
+    response_model=UserRead,
+    tags=["users"],
     summary="Create a user (operator)",
 )
 async def create_user(
@@ -156,22 +156,24 @@ async def create_user(
     return UserRead.model_validate(user)
 
 
-@router.get("/users", response_model=UserPage, tags=["users"], summary="List users (operator)")
+@router.get(
+    "/users", response_model=Page[UserRead], tags=["users"], summary="List users (operator)"
+)
 async def list_users(
     session: SessionDep,
     principal: OperatorPrincipal,
     limit: LimitQuery = 50,
     cursor: CursorQuery = None,
     role: Annotated[Role | None, Query(description="Only users with this role")] = None,
-) -> UserPage:
-    users, next_cursor = await service.list_users(
-        session=session, limit=limit, cursor=cursor, role=role
-    )
-    return UserPage(items=[UserRead.model_validate(u) for u in users], next_cursor=next_cursor)
+) -> Page[UserRead]:
+    users = await service.list_users(session=session, limit=limit, cursor=cursor, role=role)
+    return users.present(UserRead.model_validate)
 
 
 @router.get(
-    "/users/me", response_model=UserRead, tags=["users"],
+    "/users/me",
+    response_model=UserRead,
+    tags=["users"],
     summary="The signed-in user (any authenticated user)",
 )
 async def get_me(session: SessionDep, principal: CurrentPrincipal) -> UserRead:
@@ -195,7 +197,10 @@ async def get_user(user_id: UUID, session: SessionDep, principal: OperatorPrinci
 
 
 @router.post(
-    "/api-clients", status_code=201, response_model=ApiClientCreated, tags=["api-clients"],
+    "/api-clients",
+    status_code=201,
+    response_model=ApiClientCreated,
+    tags=["api-clients"],
     summary="Create an API client (operator); its secret is shown only in this answer",
 )
 async def create_api_client(
@@ -211,7 +216,9 @@ async def create_api_client(
 
 
 @router.get(
-    "/api-clients", response_model=ApiClientPage, tags=["api-clients"],
+    "/api-clients",
+    response_model=Page[ApiClientRead],
+    tags=["api-clients"],
     summary="List API clients (operator)",
 )
 async def list_api_clients(
@@ -219,17 +226,15 @@ async def list_api_clients(
     principal: OperatorPrincipal,
     limit: LimitQuery = 50,
     cursor: CursorQuery = None,
-) -> ApiClientPage:
-    clients, next_cursor = await service.list_api_clients(
-        session=session, limit=limit, cursor=cursor
-    )
-    return ApiClientPage(
-        items=[ApiClientRead.model_validate(c) for c in clients], next_cursor=next_cursor
-    )
+) -> Page[ApiClientRead]:
+    clients = await service.list_api_clients(session=session, limit=limit, cursor=cursor)
+    return clients.present(ApiClientRead.model_validate)
 
 
 @router.get(
-    "/api-clients/{client_id}", response_model=ApiClientRead, tags=["api-clients"],
+    "/api-clients/{client_id}",
+    response_model=ApiClientRead,
+    tags=["api-clients"],
     summary="Read an API client (operator)",
 )
 async def get_api_client(
@@ -240,7 +245,9 @@ async def get_api_client(
 
 
 @router.post(
-    "/api-clients/{client_id}/revoke", response_model=ApiClientRead, tags=["api-clients"],
+    "/api-clients/{client_id}/revoke",
+    response_model=ApiClientRead,
+    tags=["api-clients"],
     summary="Revoke an API client (operator): no new tokens for it",
 )
 async def revoke_api_client(

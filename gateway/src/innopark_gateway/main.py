@@ -27,8 +27,15 @@ log = logging.getLogger(__name__)
 
 # Headers a browser script may read from any answer, proxied ones included.
 EXPOSED_HEADERS = [
-    "Location", "ETag", "X-Request-ID", "Retry-After", "Server-Timing",
-    "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "RateLimit-Policy",
+    "Location",
+    "ETag",
+    "X-Request-ID",
+    "Retry-After",
+    "Server-Timing",
+    "RateLimit-Limit",
+    "RateLimit-Remaining",
+    "RateLimit-Reset",
+    "RateLimit-Policy",
 ]
 
 

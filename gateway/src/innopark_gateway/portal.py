@@ -49,7 +49,7 @@ async def _check_database(database: Database) -> dict[str, Any]:
     try:
         await asyncio.wait_for(database.ping(), timeout=1.5)
         return {"status": "ok"}
-    except Exception as exc:  # noqa: BLE001 - health reports, never raises
+    except Exception as exc:
         return {"status": "down", "error": type(exc).__name__}
 
 

@@ -57,16 +57,32 @@ ROUTES: dict[str, str] = {
 # X-Forwarded-* it computes) and `expect` (the gateway already answered 100-continue).
 REQUEST_DROP = frozenset(
     {
-        b"connection", b"keep-alive", b"te", b"trailer", b"transfer-encoding", b"upgrade",
-        b"host", b"expect", b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host",
+        b"connection",
+        b"keep-alive",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+        b"host",
+        b"expect",
+        b"x-forwarded-for",
+        b"x-forwarded-proto",
+        b"x-forwarded-host",
     }
 )
 # From responses also the fields this server adds (date, server, the request id) so they
 # are not doubled, and CORS fields: the gateway is the one CORS authority.
 RESPONSE_DROP = frozenset(
     {
-        b"connection", b"keep-alive", b"te", b"trailer", b"transfer-encoding", b"upgrade",
-        b"date", b"server", b"x-request-id",
+        b"connection",
+        b"keep-alive",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+        b"date",
+        b"server",
+        b"x-request-id",
     }
 )
 # aiohttp would otherwise add its own values; the client's (if any) are forwarded as sent.
@@ -186,8 +202,9 @@ class ProxyMiddleware:
         elif owner is None:
             await problem(404, detail=f"No API at {path}", instance=path)(scope, receive, send)
         elif has_dot_segment(path):
-            await problem(400, detail="Dot segments are not allowed in paths",
-                          instance=path)(scope, receive, send)
+            await problem(400, detail="Dot segments are not allowed in paths", instance=path)(
+                scope, receive, send
+            )
         else:
             await self.forward(owner, scope, receive, send)
 
@@ -253,9 +270,7 @@ class ProxyMiddleware:
         try:
             headers, content_length = self._request_headers(scope)
         except ValueError:
-            await problem(400, detail="Invalid Content-Length", instance=path)(
-                scope, receive, send
-            )
+            await problem(400, detail="Invalid Content-Length", instance=path)(scope, receive, send)
             return
         if content_length is not None and content_length > self.max_body:
             await self._too_large(scope, receive, send)
@@ -298,16 +313,25 @@ class ProxyMiddleware:
             except aiohttp.ServerDisconnectedError:
                 if attempt + 1 < attempts:
                     continue
-                error = problem(502, slug="bad-gateway", instance=path,
-                                detail=f"The {owner} service closed the connection")
+                error = problem(
+                    502,
+                    slug="bad-gateway",
+                    instance=path,
+                    detail=f"The {owner} service closed the connection",
+                )
             except aiohttp.ConnectionTimeoutError:
-                error = self._unavailable(owner, path, f"did not accept a connection within "
-                                                       f"{self.connect_timeout:g} s")
+                error = self._unavailable(
+                    owner, path, f"did not accept a connection within {self.connect_timeout:g} s"
+                )
             except aiohttp.ClientConnectorError:
                 error = self._unavailable(owner, path, "is not reachable")
             except aiohttp.SocketTimeoutError:
-                error = problem(504, slug="upstream-timeout", instance=path,
-                                detail=f"The {owner} service did not answer in time")
+                error = problem(
+                    504,
+                    slug="upstream-timeout",
+                    instance=path,
+                    detail=f"The {owner} service did not answer in time",
+                )
             except aiohttp.ClientError as exc:
                 if upload.too_large:
                     await self._too_large(scope, receive, send)
@@ -315,8 +339,12 @@ class ProxyMiddleware:
                 if upload.client_gone:
                     return
                 log.warning("proxying to %s failed: %r", owner, exc)
-                error = problem(502, slug="bad-gateway", instance=path,
-                                detail=f"The {owner} service could not be reached")
+                error = problem(
+                    502,
+                    slug="bad-gateway",
+                    instance=path,
+                    detail=f"The {owner} service could not be reached",
+                )
             await error(scope, receive, send)
             return
 
@@ -344,12 +372,12 @@ class ProxyMiddleware:
         if length is not None and length <= CHUNK:
             # Small and sized (most API answers): one read, one send.
             body = await response.read()
-            await send({"type": "http.response.start", "status": response.status,
-                        "headers": headers})
+            await send(
+                {"type": "http.response.start", "status": response.status, "headers": headers}
+            )
             await send({"type": "http.response.body", "body": body, "more_body": False})
             return
-        await send({"type": "http.response.start", "status": response.status,
-                    "headers": headers})
+        await send({"type": "http.response.start", "status": response.status, "headers": headers})
         # An open-ended stream (no length: SSE, exports) would run on after the client
         # left, since the server drops writes to a closed connection; watch for that.
         watcher = (
@@ -381,8 +409,8 @@ class ProxyMiddleware:
             return location
         host = next((v for n, v in scope["headers"] if n == b"host"), None)
         if host is None:
-            return location[len(base):] or b"/"
-        return scope.get("scheme", "http").encode() + b"://" + host + location[len(base):]
+            return location[len(base) :] or b"/"
+        return scope.get("scheme", "http").encode() + b"://" + host + location[len(base) :]
 
     def _unavailable(self, owner: str, path: str, why: str):
         return problem(

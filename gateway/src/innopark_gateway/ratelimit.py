@@ -77,8 +77,11 @@ class SubjectCache:
             if jwt.get_unverified_header(token).get("kid") != self.kid:
                 raise jwt.InvalidTokenError("foreign key")
             claims = jwt.decode(
-                token, self.public_key, algorithms=[ALGORITHM],
-                audience=self.audience, issuer=self.issuer,
+                token,
+                self.public_key,
+                algorithms=[ALGORITHM],
+                audience=self.audience,
+                issuer=self.issuer,
             )
             subject, expires = str(claims["sub"]), float(claims["exp"])
         except (jwt.PyJWTError, KeyError, TypeError, ValueError):
@@ -91,9 +94,7 @@ class SubjectCache:
 
 
 class RateLimitMiddleware:
-    def __init__(
-        self, app: ASGIApp, *, buckets: TokenBuckets, subjects: SubjectCache
-    ) -> None:
+    def __init__(self, app: ASGIApp, *, buckets: TokenBuckets, subjects: SubjectCache) -> None:
         self.app = app
         self.buckets = buckets
         self.subjects = subjects

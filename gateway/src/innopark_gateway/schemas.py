@@ -7,6 +7,7 @@ from typing import Literal
 from uuid import UUID
 
 from innopark_shared.auth import Role
+from innopark_shared.schemas import Input, Verbatim
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 # Deliberately lenient (one @, no spaces): addresses like admin@localhost or
@@ -34,11 +35,9 @@ class UserBase(Binding):
         return value.strip().lower()
 
 
-class UserCreate(UserBase):
-    model_config = ConfigDict(extra="forbid")
-
+class UserCreate(Input, UserBase):
     # Upper bound keeps an attacker from making us hash megabytes.
-    password: str = Field(min_length=PASSWORD_MIN_LENGTH, max_length=256)
+    password: Verbatim = Field(min_length=PASSWORD_MIN_LENGTH, max_length=256)
 
 
 class UserRead(UserBase):
@@ -51,14 +50,7 @@ class UserRead(UserBase):
     created_at: datetime
 
 
-class UserPage(BaseModel):
-    items: list[UserRead]
-    next_cursor: str | None = None
-
-
-class ApiClientCreate(Binding):
-    model_config = ConfigDict(extra="forbid")
-
+class ApiClientCreate(Input, Binding):
     name: str = Field(min_length=1, max_length=200)
     role: Role
 
@@ -77,11 +69,6 @@ class ApiClientRead(Binding):
 
 class ApiClientCreated(ApiClientRead):
     client_secret: str = Field(description="Shown once, here; only a hash is kept")
-
-
-class ApiClientPage(BaseModel):
-    items: list[ApiClientRead]
-    next_cursor: str | None = None
 
 
 class TokenResponse(BaseModel):

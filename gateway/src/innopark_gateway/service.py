@@ -16,8 +16,8 @@ from uuid import UUID
 
 import sqlalchemy as sa
 from innopark_shared.auth import ROLE_BINDING, Role
-from innopark_shared.errors import Conflict, DomainError, NotFound, Unprocessable
-from innopark_shared.pagination import keyset, page
+from innopark_shared.errors import Conflict, DomainError, NotFound, Unprocessable, field_error
+from innopark_shared.pagination import Slice, paginate
 from pwdlib import PasswordHash
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
@@ -104,28 +104,13 @@ def check_role_binding(
     needed = ROLE_BINDING[role]
     errors: list[dict[str, Any]] = []
     if needed and values[needed] is None:
-        errors.append(_field_error(needed, f"required for role {role.value}", "missing"))
+        errors.append(field_error(needed, f"required for role {role.value}", kind="missing"))
     for name in BINDING_FIELDS:
         if name != needed and values[name] is not None:
-            errors.append(_field_error(name, f"not allowed for role {role.value}", "extra"))
+            errors.append(field_error(name, f"not allowed for role {role.value}", kind="extra"))
     if errors:
         fields = ", ".join(e["field"] for e in errors)
-        raise Unprocessable(f"Invalid role binding: {fields}", errors=errors)
-
-
-def _field_error(field: str, message: str, kind: str) -> dict[str, Any]:
-    # The same shape as request validation errors (innopark_shared.errors.validation_errors).
-    return {"field": field, "location": ["body", field], "message": message, "type": kind}
-
-
-async def _page(
-    session: AsyncSession, model: type, *, limit: int, cursor: str | None, where: list
-) -> tuple[list[Any], str | None]:
-    query = keyset(
-        sa.select(model).where(*where), [model.created_at, model.id], cursor, limit
-    )
-    rows = (await session.scalars(query)).all()
-    return page(rows, limit, key=lambda r: (r.created_at, r.id))
+        raise Unprocessable.for_fields(errors, detail=f"Invalid role binding: {fields}")
 
 
 # --- users ---
@@ -167,9 +152,11 @@ async def get_user(*, session: AsyncSession, user_id: UUID) -> User:
 
 async def list_users(
     *, session: AsyncSession, limit: int, cursor: str | None, role: Role | None
-) -> tuple[list[User], str | None]:
-    where = [User.role == role.value] if role else []
-    return await _page(session, User, limit=limit, cursor=cursor, where=where)
+) -> Slice[User]:
+    stmt = sa.select(User).where(User.role == role.value) if role else sa.select(User)
+    return await paginate(
+        session, stmt, order_by=[User.created_at, User.id], cursor=cursor, limit=limit
+    )
 
 
 async def ensure_operator(*, session: AsyncSession, email: str, password: str) -> User:
@@ -183,8 +170,12 @@ async def ensure_operator(*, session: AsyncSession, email: str, password: str) -
     if user is None:
         await session.execute(
             pg_insert(User)
-            .values(id=uuid.uuid4(), email=email, password_hash=await hash_secret(password),
-                    role=Role.OPERATOR.value)
+            .values(
+                id=uuid.uuid4(),
+                email=email,
+                password_hash=await hash_secret(password),
+                role=Role.OPERATOR.value,
+            )
             .on_conflict_do_nothing(index_elements=["email"])
         )
         user = await session.scalar(sa.select(User).where(User.email == email))
@@ -241,8 +232,14 @@ async def get_api_client(*, session: AsyncSession, client_id: UUID) -> ApiClient
 
 async def list_api_clients(
     *, session: AsyncSession, limit: int, cursor: str | None
-) -> tuple[list[ApiClient], str | None]:
-    return await _page(session, ApiClient, limit=limit, cursor=cursor, where=[])
+) -> Slice[ApiClient]:
+    return await paginate(
+        session,
+        sa.select(ApiClient),
+        order_by=[ApiClient.created_at, ApiClient.id],
+        cursor=cursor,
+        limit=limit,
+    )
 
 
 async def revoke_api_client(*, session: AsyncSession, client_id: UUID) -> ApiClient:
@@ -271,8 +268,12 @@ async def password_grant(
     return issuer.issue(
         subject=str(user.id),
         role=user.role,
-        extra={"email": user.email, "park_id": user.park_id,
-               "resident_id": user.resident_id, "partner_id": user.partner_id},
+        extra={
+            "email": user.email,
+            "park_id": user.park_id,
+            "resident_id": user.resident_id,
+            "partner_id": user.partner_id,
+        },
     )
 
 
@@ -291,6 +292,10 @@ async def client_credentials_grant(
     return issuer.issue(
         subject=str(client.id),
         role=client.role,
-        extra={"client_id": client.id, "park_id": client.park_id,
-               "resident_id": client.resident_id, "partner_id": client.partner_id},
+        extra={
+            "client_id": client.id,
+            "park_id": client.park_id,
+            "resident_id": client.resident_id,
+            "partner_id": client.partner_id,
+        },
     )

@@ -66,7 +66,7 @@ class Principal:
     @classmethod
     def from_claims(cls, claims: dict[str, Any]) -> Principal:
         try:
-            role = Role(claims.get("role"))
+            role = Role(str(claims.get("role")))
         except ValueError as exc:
             raise Unauthorized("Token carries no known role") from exc
 

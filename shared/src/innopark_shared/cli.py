@@ -18,6 +18,7 @@ from .settings import ServiceSettings
 
 def service_main(package: str, get_settings: Callable[[], ServiceSettings]) -> None:
     module = importlib.import_module(package)
+    assert module.__file__, f"{package} is not a regular package"
     migrations_dir = Path(module.__file__).parent / "migrations"
 
     parser = argparse.ArgumentParser(prog=f"python -m {package}")

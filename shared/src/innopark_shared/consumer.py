@@ -142,7 +142,7 @@ class ConsumerRunner:
             if client is not None:
                 try:
                     await asyncio.wait_for(client.stop(), timeout=5)
-                except Exception:  # noqa: BLE001
+                except Exception:
                     pass
         self._consumer = self._producer = None
 

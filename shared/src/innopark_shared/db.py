@@ -59,8 +59,9 @@ def service_metadata(schema: str) -> sa.MetaData:
         sa.Column("event_id", sa.String(200), primary_key=True),
         sa.Column("type", sa.String(200), nullable=False),
         sa.Column("source", sa.String(200), nullable=False),
-        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False,
-                  server_default=sa.func.now()),
+        sa.Column(
+            "processed_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
         sa.Column("event_time", sa.DateTime(timezone=True), nullable=True),
     )
     return metadata
@@ -109,7 +110,8 @@ class Versioned:
 
     @declared_attr.directive
     def __mapper_args__(cls) -> dict[str, Any]:
-        return {"version_id_col": cls.__table__.c.version, "eager_defaults": True}
+        table: sa.Table = cls.__table__  # type: ignore[attr-defined]  # set by declarative
+        return {"version_id_col": table.c.version, "eager_defaults": True}
 
 
 def contains_pattern(text: str) -> str:

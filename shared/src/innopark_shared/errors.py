@@ -73,17 +73,27 @@ class Unprocessable(DomainError):
     ) -> Unprocessable:
         """A 422 naming one field, shaped like request validation errors
         (`location` is where it came from: body, query, path or header)."""
-        return cls(
-            detail or f"Invalid input: {field}",
-            errors=[
-                {
-                    "field": field,
-                    "location": [location, *field.split(".")],
-                    "message": message,
-                    "type": "value_error",
-                }
-            ],
-        )
+        return cls.for_fields([field_error(field, message, location=location)], detail=detail)
+
+    @classmethod
+    def for_fields(
+        cls, errors: list[dict[str, Any]], *, detail: str | None = None
+    ) -> Unprocessable:
+        """A 422 naming several fields (each built with `field_error`)."""
+        fields = ", ".join(e["field"] for e in errors)
+        return cls(detail or f"Invalid input: {fields}", errors=errors)
+
+
+def field_error(
+    field: str, message: str, *, location: str = "body", kind: str = "value_error"
+) -> dict[str, Any]:
+    """One entry of a problem's `errors[]`, the shape request validation errors have."""
+    return {
+        "field": field,
+        "location": [location, *field.split(".")],
+        "message": message,
+        "type": kind,
+    }
 
 
 class TooManyRequests(DomainError):
@@ -164,7 +174,7 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        detail = exc.detail if isinstance(exc.detail, str) else None
+        detail: str | None = exc.detail if isinstance(exc.detail, str) else None
         if detail == HTTPStatus(exc.status_code).phrase:
             detail = None
         return problem(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import command, context
@@ -30,7 +31,7 @@ def run_env(metadata: sa.MetaData) -> None:
     url = context.config.get_main_option("sqlalchemy.url")
     assert url, "sqlalchemy.url is not set"
 
-    def include_name(name: str | None, type_: str, parent_names: dict) -> bool:
+    def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
         if type_ == "schema":
             return name == schema
         return True
@@ -70,7 +71,7 @@ def run_env(metadata: sa.MetaData) -> None:
         asyncio.run(run_async())
 
 
-def create_messaging_tables(op, schema: str) -> None:  # noqa: ANN001 - alembic's `op` proxy
+def create_messaging_tables(op, schema: str) -> None:
     """The outbox and inbox tables as of their first version, for a service's first
     migration (kept here so every service starts from the same definition)."""
     from sqlalchemy.dialects.postgresql import JSONB, UUID
@@ -94,7 +95,10 @@ def create_messaging_tables(op, schema: str) -> None:  # noqa: ANN001 - alembic'
         schema=schema,
     )
     op.create_index(
-        "ix_outbox_unpublished", "outbox", ["seq"], schema=schema,
+        "ix_outbox_unpublished",
+        "outbox",
+        ["seq"],
+        schema=schema,
         postgresql_where=sa.text("published_at IS NULL"),
     )
     op.create_index("ix_outbox_published_at", "outbox", ["published_at"], schema=schema)
@@ -105,8 +109,9 @@ def create_messaging_tables(op, schema: str) -> None:  # noqa: ANN001 - alembic'
         sa.Column("event_id", sa.String(200), nullable=False),
         sa.Column("type", sa.String(200), nullable=False),
         sa.Column("source", sa.String(200), nullable=False),
-        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False,
-                  server_default=sa.func.now()),
+        sa.Column(
+            "processed_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
         sa.Column("event_time", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("event_id", name="pk_inbox"),
         schema=schema,

@@ -119,7 +119,7 @@ class OutboxRelay:
                 await asyncio.wait_for(self._task, timeout=10)
             except TimeoutError:
                 self._task.cancel()
-            except Exception:  # noqa: BLE001 - already logged by the task
+            except Exception:
                 pass
 
     def wake(self) -> None:
@@ -154,7 +154,7 @@ class OutboxRelay:
                 if listener is not None:
                     try:
                         await listener.close(timeout=2)
-                    except Exception:  # noqa: BLE001
+                    except Exception:
                         listener.terminate()
         log.info("outbox relay stopped (published %d this run)", self.published)
 
@@ -179,7 +179,7 @@ class OutboxRelay:
         if self.producer is not None:
             try:
                 await asyncio.wait_for(self.producer.stop(), timeout=5)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 pass
             self.producer = None
 
@@ -190,7 +190,10 @@ class OutboxRelay:
                 .where(self.table.c.published_at.is_not(None))
                 .values(published_at=None)
             )
-        log.info("outbox relay: %d retained events queued for replay", result.rowcount)
+        log.info(
+            "outbox relay: %d retained events queued for replay",
+            getattr(result, "rowcount", -1),
+        )
         self.settings = self.settings.model_copy(update={"outbox_replay_on_start": False})
 
     async def _publish_loop(self) -> None:

@@ -19,6 +19,7 @@ import base64
 import json
 import math
 import uuid
+from collections import namedtuple
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -119,11 +120,11 @@ def _after(
 ) -> sa.ColumnElement[bool]:
     """Rows strictly after `values` in the order of `columns`."""
     if len(set(descending)) == 1:  # one direction: a row comparison the index can serve
-        key, bound = (
-            sa.tuple_(*columns),
-            sa.tuple_(*[sa.literal(v, type_=c.type) for c, v in zip(columns, values, strict=True)]),
+        key = sa.tuple_(*columns)
+        row = sa.tuple_(
+            *[sa.literal(v, type_=c.type) for c, v in zip(columns, values, strict=True)]
         )
-        return key < bound if descending[0] else key > bound
+        return key < row if descending[0] else key > row
     # Mixed directions (relevance descending, then id ascending): expand the comparison.
     clauses = []
     for i, (column, value, desc) in enumerate(zip(columns, values, descending, strict=True)):
@@ -139,7 +140,7 @@ async def paginate(
     session: AsyncSession,
     stmt: sa.Select,
     *,
-    order_by: Sequence[sa.ColumnElement],
+    order_by: Sequence[sa.ColumnExpressionArgument[Any]],
     cursor: str | None,
     limit: int,
     descending: bool | Sequence[bool] = False,
@@ -149,11 +150,11 @@ async def paginate(
     expressions (a search rank) as well as columns; their SQL types parse the cursor.
 
     Items are the selected entity (or a tuple when `stmt` selects several things)."""
-    columns = list(order_by)
+    columns: list[Any] = list(order_by)  # columns, ORM attributes or expressions
     directions = [descending] * len(columns) if isinstance(descending, bool) else list(descending)
     if len(directions) != len(columns):
         raise ValueError("one direction per ordering key")
-    width = len(stmt.selected_columns)
+    width = len(stmt.column_descriptions)  # entities and expressions, not their columns
     if cursor:
         raw = decode_cursor(cursor, len(columns))
         try:
@@ -164,7 +165,11 @@ async def paginate(
     order = [c.desc() if d else c.asc() for c, d in zip(columns, directions, strict=True)]
     keyed = stmt.add_columns(*[c.label(f"_page_key_{i}") for i, c in enumerate(columns)])
     rows = (await session.execute(keyed.order_by(*order).limit(limit + 1))).all()
-    items = [row[0] if width == 1 else tuple(row[:width]) for row in rows[:limit]]
+    if width == 1:
+        items: list[Any] = [row[0] for row in rows[:limit]]
+    else:  # several things selected: rows without the page keys, fields still named
+        named = namedtuple("PageRow", rows[0]._fields[:width], rename=True) if rows else tuple
+        items = [named(*row[:width]) for row in rows[:limit]]
     next_cursor = None
     if len(rows) > limit and items:
         next_cursor = encode_cursor(*rows[limit - 1][width:])

@@ -6,7 +6,8 @@
 - `Patch`: an update body. Only the fields sent change; `null` clears an optional field,
   and `null` for a field listed in `not_null` (the ones a resource cannot be without) is
   a 422 naming it.
-- Field types: `Country`, `Currency`, `Language`, `Email`, `Tag`/`Tags`, `Money`.
+- Field types: `Country`, `Currency`, `Language`, `Email`, `Tag`/`Tags`, `Money`, and
+  `Verbatim` for text that must not be stripped (passwords).
 """
 
 from __future__ import annotations
@@ -80,6 +81,8 @@ Language = Annotated[
 Email = Annotated[
     str, StringConstraints(strip_whitespace=True, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
 ]
+# Passwords and secrets are taken exactly as typed: whitespace is part of them.
+Verbatim = Annotated[str, StringConstraints(strip_whitespace=False)]
 Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 Tags = Annotated[list[Tag], Field(max_length=50)]
 # Exact amounts (never floats), up to a thousand trillion with two decimals.

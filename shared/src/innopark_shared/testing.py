@@ -69,7 +69,7 @@ async def infra() -> AsyncIterator[Infra]:
     kafka = os.environ.get("TEST_KAFKA_BOOTSTRAP_SERVERS")
     workdir = Path(tempfile.mkdtemp(prefix="innopark-test-"))
     postgres = broker = None
-    log = open(workdir / "infra.log", "wb")  # noqa: SIM115 - closed at teardown
+    log = open(workdir / "infra.log", "wb")
     try:
         if not db_url:
             postgres = EmbeddedPostgres(workdir / "postgres", port=free_port())
@@ -151,7 +151,7 @@ def serve_jwks(issuer: TokenIssuer) -> ThreadingHTTPServer:
     body = json.dumps(issuer.jwks()).encode()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        def do_GET(self) -> None:
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
@@ -242,7 +242,7 @@ async def start_service(
 
     async def start(name: str, **extra_env: str) -> RunningService:
         db = await infra.create_database(name)
-        databases = await provision(db, [name], database=make_url(db).database)
+        databases = await provision(db, [name], database=make_url(db).database or name)
         url = databases[name].url
         port = free_port()
         env = {
@@ -261,7 +261,7 @@ async def start_service(
         }
         await run_command(sys.executable, "-m", f"innopark_{name}", "migrate", env=env)
         log_path = tmp_path_factory.mktemp(name) / "service.log"
-        log = open(log_path, "wb")  # noqa: SIM115 - the process owns it
+        log = open(log_path, "wb")
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", f"innopark_{name}", "serve", env=env, stdout=log, stderr=log
         )
@@ -388,7 +388,7 @@ async def platform() -> AsyncIterator[Platform]:
     env.pop("DATABASE_URL", None)
     env.pop("KAFKA_BOOTSTRAP_SERVERS", None)
     log_path = workdir / "platform.log"
-    log = open(log_path, "wb")  # noqa: SIM115 - the subprocess writes it
+    log = open(log_path, "wb")
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -433,7 +433,7 @@ async def local_service(name: str, **extra_env: str) -> AsyncIterator[tuple[str,
     """An embedded PostgreSQL and broker, a JWKS server, and `python -m innopark_<name>
     serve` migrated and ready: yields its base URL and the issuer whose tokens it trusts."""
     workdir = Path(tempfile.mkdtemp(prefix="innopark-local-"))
-    log = open(workdir / "infra.log", "wb")  # noqa: SIM115 - closed below
+    log = open(workdir / "infra.log", "wb")
     postgres = EmbeddedPostgres(workdir / "postgres", port=free_port())
     broker = EmbeddedBroker(port=free_port())
     issuer = TokenIssuer()
@@ -525,7 +525,7 @@ async def migrated_databases(infra: Infra) -> AsyncIterator[Callable[[str], Awai
         async with lock:
             if name not in engines:
                 db = await infra.create_database(f"unit_{name}")
-                databases = await provision(db, [name], database=make_url(db).database)
+                databases = await provision(db, [name], database=make_url(db).database or name)
                 url = databases[name].url
                 env = {**os.environ, "DATABASE_URL": url, "LOG_LEVEL": "WARNING"}
                 await run_command(sys.executable, "-m", f"innopark_{name}", "migrate", env=env)

@@ -281,7 +281,7 @@ class Platform:
 
     async def wait_healthy(self, timeout: float = 120.0) -> None:
         deadline = time.monotonic() + timeout
-        pending = {p.name: p.health_url for p in self.processes}
+        pending = {p.name: p.health_url for p in self.processes if p.health_url}
         async with httpx.AsyncClient(timeout=2.0) as client:
             while pending and time.monotonic() < deadline:
                 for name, url in list(pending.items()):

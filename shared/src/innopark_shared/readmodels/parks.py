@@ -33,8 +33,9 @@ def _columns() -> list[sa.Column]:
         # Time of the registry event the row reflects: later events win, older ones are
         # ignored, whatever order redeliveries arrive in.
         sa.Column("source_time", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("synced_at", sa.DateTime(timezone=True), nullable=False,
-                  server_default=sa.func.now()),
+        sa.Column(
+            "synced_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
     ]
 
 
@@ -42,7 +43,7 @@ def known_parks_table(metadata: sa.MetaData) -> sa.Table:
     return sa.Table(TABLE, metadata, *_columns())
 
 
-def create_known_parks_table(op, schema: str) -> None:  # noqa: ANN001 - alembic's `op`
+def create_known_parks_table(op, schema: str) -> None:
     op.create_table(TABLE, *_columns(), schema=schema)
 
 
@@ -90,12 +91,10 @@ async def _upsert_if_newer(session: AsyncSession, table: sa.Table, values: dict)
 
 
 async def get_known_park(session: AsyncSession, table: sa.Table, park_id: uuid.UUID):
-    return (
-        await session.execute(sa.select(table).where(table.c.park_id == park_id))
-    ).first()
+    return (await session.execute(sa.select(table).where(table.c.park_id == park_id))).first()
 
 
-def subscribe_known_parks(subscriptions, table: sa.Table) -> None:  # noqa: ANN001
+def subscribe_known_parks(subscriptions, table: sa.Table) -> None:
     """Register the handlers that keep `table` in step with the registry's park events."""
     from ..consumer import HandlerContext
 
