@@ -142,3 +142,24 @@ def test_the_module_prints_the_document() -> None:
         check=True,
     ).stdout
     assert json.loads(out) == build_asyncapi()
+
+
+def test_each_service_documents_what_it_receives() -> None:
+    """Receive operations come from the services' own `Subscriptions` (entry points), so
+    they cannot drift from what the consumers really handle."""
+    from innopark_shared.asyncapi import installed_subscriptions
+
+    document = build_asyncapi()
+    subscriptions = installed_subscriptions()
+    assert set(subscriptions) == {"registry", "orders", "accreditation", "events"}
+    for service, subs in subscriptions.items():
+        documented = set()
+        for name, operation in document["operations"].items():
+            if operation["action"] == "receive" and name.endswith(f".receive.{service}"):
+                for message in operation["messages"]:
+                    resolve(document, message["$ref"])  # the reference resolves
+                    documented.add(message["$ref"].rsplit("/", 1)[-1])
+        assert documented == set(subs.event_types), service
+    # For example: the registry shows each park's accreditation from certificate events.
+    registry = document["operations"]["innopark.accreditation.certificates.receive.registry"]
+    assert registry["channel"] == {"$ref": "#/channels/innopark.accreditation.certificates"}

@@ -10,12 +10,12 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Mapping
-from importlib.metadata import PackageNotFoundError, version
+from importlib.metadata import PackageNotFoundError, entry_points, version
 from typing import Any
 
 from pydantic.json_schema import models_json_schema
 
-from .consumer import dead_letter_topic
+from .consumer import Subscriptions, dead_letter_topic
 from .contracts import IntegrationEvent, catalogue
 from .kafka import SPECVERSION
 
@@ -23,12 +23,31 @@ ASYNCAPI_VERSION = "3.0.0"
 KAFKA_BINDING_VERSION = "0.5.0"
 SCHEMA_REF = "#/components/schemas/{model}"
 DEAD_LETTER_CHANNEL = "deadLetter"
+# Each service distribution names its `Subscriptions` under this entry-point group, so the
+# document lists who receives what without the shared library importing any service.
+SUBSCRIPTIONS_ENTRY_POINTS = "innopark.subscriptions"
 
 
-def build_asyncapi(events: Mapping[str, type[IntegrationEvent]] | None = None) -> dict[str, Any]:
+def installed_subscriptions() -> dict[str, Subscriptions]:
+    """{service name: its subscriptions} for every service installed beside this library."""
+    found = {}
+    for point in entry_points(group=SUBSCRIPTIONS_ENTRY_POINTS):
+        subscriptions = point.load()
+        if isinstance(subscriptions, Subscriptions):
+            found[point.name] = subscriptions
+    return dict(sorted(found.items()))
+
+
+def build_asyncapi(
+    events: Mapping[str, type[IntegrationEvent]] | None = None,
+    receivers: Mapping[str, Subscriptions] | None = None,
+) -> dict[str, Any]:
     """The AsyncAPI document for `events` ({CloudEvents type: event class}; by default the
-    whole catalogue): one channel per topic, one message per event type."""
+    whole catalogue): one channel per topic, one message per event type, a send operation
+    per topic and a receive operation per consuming service and topic (`receivers`; by
+    default the installed services')."""
     events = dict(catalogue() if events is None else events)
+    receivers = installed_subscriptions() if receivers is None else receivers
     by_type = dict(sorted(events.items()))
 
     # One pass over every model, so nested models shared by several events become one
@@ -74,6 +93,32 @@ def build_asyncapi(events: Mapping[str, type[IntegrationEvent]] | None = None) -
                 for event_type in channel["messages"]
             ],
         }
+
+    for service, subscriptions in sorted(receivers.items()):
+        for topic in subscriptions.topics:
+            handled = [
+                t
+                for t in subscriptions.event_types
+                if t in channels.get(topic, {}).get("messages", {})
+            ]
+            if not handled:
+                continue
+            operations[f"{topic}.receive.{service}"] = {
+                "action": "receive",
+                "title": f"{service} receives {topic}",
+                "summary": f"{service} keeps a local read model from these events: an inbox "
+                "drops redeliveries, offsets are committed after its database commit.",
+                "channel": {"$ref": f"#/channels/{topic}"},
+                "messages": [
+                    {"$ref": f"#/channels/{topic}/messages/{event_type}"} for event_type in handled
+                ],
+                "bindings": {
+                    "kafka": {
+                        "groupId": {"type": "string", "enum": [service]},
+                        "bindingVersion": KAFKA_BINDING_VERSION,
+                    }
+                },
+            }
 
     channels[DEAD_LETTER_CHANNEL] = _dead_letter_channel()
     operations["deadLetter.publish"] = {

@@ -66,6 +66,10 @@ class Subscriptions:
     def topics(self) -> list[str]:
         return sorted({cls.topic for cls, _ in self._handlers.values()})
 
+    @property
+    def event_types(self) -> list[str]:
+        return sorted(self._handlers)
+
     def __bool__(self) -> bool:
         return bool(self._handlers)
 
