@@ -36,7 +36,6 @@ from .services import (
     wait_ready,
     wait_until,
 )
-
 from .tokens import TokenIssuer, serve_jwks, tamper, token_issuer
 from .unit import CapturedEvent, CapturedOutbox, db_session, migrated_databases, outbox
 
