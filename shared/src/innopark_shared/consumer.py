@@ -1,6 +1,17 @@
 """Consumer runner: one consumer group per service, inbox deduplication, offsets committed
 after the database commit, bounded retries, then a dead-letter topic.
 
+Outages are not poison: a handler failing because the database or broker is unreachable
+(`innopark_shared.outages.is_transient`) is retried with capped backoff for as long as the
+outage lasts, its partitions paused, and never dead-lettered. Only a deterministic failure
+(a bug, a payload the handler cannot apply) is dead-lettered after bounded retries.
+
+Unknown types on a subscribed topic (a type this service does not handle, or a newer
+version of one it does) are skipped by policy: a breaking change is published as a new
+type side by side with the old one, so a consumer keeps reading the version it knows.
+Each is counted by type (`unknown_types`) and logged once per type, so nothing is skipped
+silently.
+
 A service lists what it listens to in one place (its `events.py`):
 
     subscriptions = Subscriptions()
@@ -14,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -28,6 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from .contracts import IntegrationEvent
 from .db import Database, inbox_table
 from .kafka import Envelope, ensure_topics, make_consumer, make_producer
+from .outages import is_transient
 from .settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -74,6 +86,11 @@ class Subscriptions:
         return bool(self._handlers)
 
 
+# Waiting out an outage: 0.2 s, doubling, at most 5 s between attempts, for as long as it lasts.
+OUTAGE_BACKOFF_SECONDS = 0.2
+OUTAGE_BACKOFF_MAX_SECONDS = 5.0
+
+
 def dead_letter_topic(topic: str, group: str) -> str:
     return f"{topic}.{group}.dlt"
 
@@ -101,6 +118,8 @@ class ConsumerRunner:
         self.processed = 0
         self.duplicates = 0
         self.dead_lettered = 0
+        self.unknown_types: dict[str, int] = {}
+        self.waiting_out_outage = False  # a transient failure is being retried right now
         self.last_error: str | None = None
         self.connected = False
 
@@ -154,20 +173,47 @@ class ConsumerRunner:
         while not self._stopping.is_set():
             batch = await consumer.getmany(timeout_ms=500)
             for tp, records in batch.items():
+                seen = await self._already_processed(records)
                 for record in records:
-                    await self._process(record)
+                    await self._process(record, seen)
                 # Only now, with every record's transaction committed, move the offset.
                 await consumer.commit({tp: records[-1].offset + 1})
 
-    async def _process(self, record: ConsumerRecord) -> None:
+    async def _already_processed(self, records: list[ConsumerRecord]) -> set[str]:
+        """The ids of `records` the inbox already holds, in one query: a replayed window
+        is dropped in bulk, not one transaction per repeat."""
+        ids = set()
+        for record in records:
+            for key, value in record.headers or ():
+                if key == "ce_id":
+                    ids.add(value.decode("utf-8", "replace"))
+        if not ids:
+            return set()
+        while True:
+            try:
+                async with self.database.transaction() as session:
+                    rows = await session.scalars(
+                        sa.select(self.inbox.c.event_id).where(self.inbox.c.event_id.in_(ids))
+                    )
+                    return set(rows)
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                await self._wait_out(exc, attempt=1, what="inbox lookup")
+
+    async def _process(self, record: ConsumerRecord, seen: Collection[str] = ()) -> None:
         try:
             envelope = Envelope.from_headers(record.headers or ())
         except ValueError as exc:
             await self._dead_letter(record, f"bad envelope: {exc}")
             return
+        if envelope.id in seen:
+            self.duplicates += 1
+            return
         registered = self.subscriptions.get(envelope.type)
         if registered is None:
-            return  # a type this service does not need (or a newer one): skip it
+            self._skip_unknown(envelope.type)
+            return
         event_cls, handler = registered
         try:
             event = event_cls.model_validate_json(record.value or b"")
@@ -175,7 +221,7 @@ class ConsumerRunner:
             await self._dead_letter(record, f"invalid payload: {exc}", envelope)
             return
 
-        attempt = 0
+        failures = outage = 0
         while True:
             try:
                 handled = await self._handle_once(event, envelope, handler)
@@ -183,19 +229,24 @@ class ConsumerRunner:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                attempt += 1
-                if attempt > self.settings.consumer_max_retries:
+                if is_transient(exc):
+                    outage += 1
+                    await self._wait_out(exc, attempt=outage, what=envelope.id)
+                    continue
+                failures += 1
+                if failures > self.settings.consumer_max_retries:
                     log.exception(
-                        "consumer %s: %s failed %d times", self.group, envelope.id, attempt
+                        "consumer %s: %s failed %d times", self.group, envelope.id, failures
                     )
                     await self._dead_letter(record, f"{type(exc).__name__}: {exc}", envelope)
                     return
                 log.warning(
-                    "consumer %s: %s failed (%s), retry %d", self.group, envelope.id, exc, attempt
+                    "consumer %s: %s failed (%s), retry %d", self.group, envelope.id, exc, failures
                 )
                 await asyncio.sleep(
-                    self.settings.consumer_retry_backoff_seconds * 2 ** (attempt - 1)
+                    self.settings.consumer_retry_backoff_seconds * 2 ** (failures - 1)
                 )
+        self.waiting_out_outage = False
         if handled:
             self.processed += 1
         else:
@@ -203,6 +254,40 @@ class ConsumerRunner:
         if envelope.time is not None:
             self.last_event_lag_seconds = max(
                 0.0, (datetime.now(UTC) - envelope.time).total_seconds()
+            )
+
+    async def _wait_out(self, exc: BaseException, *, attempt: int, what: str) -> None:
+        """Pause the assigned partitions and sleep with capped backoff: the outage, not the
+        message, is the problem, so the same message is tried again when it ends."""
+        self.waiting_out_outage = True
+        self.last_error = f"{type(exc).__name__}: {exc}"
+        consumer = self._consumer
+        if consumer is not None and attempt == 1:
+            consumer.pause(*consumer.assignment())
+        delay = min(OUTAGE_BACKOFF_MAX_SECONDS, OUTAGE_BACKOFF_SECONDS * 2 ** min(attempt - 1, 8))
+        level = logging.WARNING if attempt == 1 or attempt % 20 == 0 else logging.DEBUG
+        log.log(
+            level,
+            "consumer %s: %s waits out an outage (%s), attempt %d, next in %.1fs",
+            self.group,
+            what,
+            self.last_error,
+            attempt,
+            delay,
+        )
+        await asyncio.sleep(delay)
+        if consumer is not None:
+            consumer.resume(*consumer.assignment())
+
+    def _skip_unknown(self, event_type: str) -> None:
+        count = self.unknown_types.get(event_type, 0) + 1
+        self.unknown_types[event_type] = count
+        if count == 1:
+            log.warning(
+                "consumer %s: skipping events of type %s, which this service does not handle "
+                "(counted in innopark_consumer_unknown_events_total)",
+                self.group,
+                event_type,
             )
 
     async def _handle_once(

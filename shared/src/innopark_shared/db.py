@@ -132,6 +132,8 @@ class Database:
             max_overflow=max_overflow,
             pool_pre_ping=True,
             pool_timeout=10,
+            # An unreachable host must be an outage answered quickly, not a 60 s hang.
+            connect_args={"timeout": 5},
         )
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
 

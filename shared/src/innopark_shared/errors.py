@@ -19,6 +19,8 @@ from sqlalchemy.exc import TimeoutError as SATimeoutError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from .outages import is_transient, sqlstate_of
+
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
@@ -148,6 +150,27 @@ def validation_errors(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+# What a client should wait before retrying while a dependency is down.
+OUTAGE_RETRY_AFTER_SECONDS = 2
+
+
+def _outage(request: Request, exc: BaseException) -> JSONResponse:
+    log.warning(
+        "dependency unavailable on %s %s: %s: %s",
+        request.method,
+        request.url.path,
+        type(exc).__name__,
+        exc,
+    )
+    return problem(
+        503,
+        slug="unavailable",
+        detail="A service this request needs is unavailable; retry shortly",
+        instance=request.url.path,
+        headers={"Retry-After": str(OUTAGE_RETRY_AFTER_SECONDS)},
+    )
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> JSONResponse:
@@ -189,9 +212,9 @@ def install_problem_handlers(app: FastAPI) -> None:
         # Safety net for input that got past validation but not past PostgreSQL: data
         # exceptions (NUL bytes, out-of-range numbers or dates, over-long strings) are the
         # client's, and a lost unique race is a conflict. Anything else is ours: a 500.
-        sqlstate = getattr(exc.orig, "sqlstate", None) or getattr(
-            getattr(exc.orig, "__cause__", None), "sqlstate", None
-        )
+        if is_transient(exc):
+            return _outage(request, exc)
+        sqlstate = sqlstate_of(exc)
         if sqlstate and sqlstate.startswith("22"):
             return problem(
                 422,
@@ -228,7 +251,18 @@ def install_problem_handlers(app: FastAPI) -> None:
             headers={"Retry-After": "1"},
         )
 
+    @app.exception_handler(OSError)
+    async def _connection_lost(request: Request, exc: OSError) -> JSONResponse:
+        # asyncpg raises ConnectionRefusedError (and friends) unwrapped while the database
+        # is down; handled here, not in the catch-all below (which Starlette re-raises).
+        if is_transient(exc):
+            return _outage(request, exc)
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem(500, slug="internal-error", instance=request.url.path)
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if is_transient(exc):  # e.g. ConnectionRefusedError while the database restarts
+            return _outage(request, exc)
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return problem(500, slug="internal-error", instance=request.url.path)

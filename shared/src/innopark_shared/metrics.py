@@ -76,6 +76,21 @@ class MessagingCollector(Collector):
             )
             assigned.add_metric(labels, consumer.assigned_partitions())
             yield assigned
+            unknown = CounterMetricFamily(
+                "innopark_consumer_unknown_events",
+                "Events of a type this service does not handle, skipped by policy",
+                labels=["service", "type"],
+            )
+            for event_type, count in sorted(consumer.unknown_types.items()):
+                unknown.add_metric([*labels, event_type], count)
+            yield unknown
+            outage = GaugeMetricFamily(
+                "innopark_consumer_waiting_out_outage",
+                "1 while the consumer retries a transient failure (database or broker down)",
+                labels=["service"],
+            )
+            outage.add_metric(labels, 1.0 if consumer.waiting_out_outage else 0.0)
+            yield outage
 
 
 class RequestMetricsMiddleware:

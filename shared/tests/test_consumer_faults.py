@@ -1,0 +1,171 @@
+"""Consumers wait out outages instead of dead-lettering, and skip nothing silently."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import tempfile
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+from innopark_shared.consumer import ConsumerRunner, HandlerContext, Subscriptions
+from innopark_shared.contracts import IntegrationEvent
+from innopark_shared.db import Database, service_metadata
+from innopark_shared.devrun.embedded import EmbeddedPostgres, free_port
+from innopark_shared.kafka import Envelope, ensure_topics, make_producer
+from innopark_shared.settings import ServiceSettings
+from innopark_shared.testing import wait_until
+
+TOPIC = "innopark.test.faults"
+
+
+class ThingHappenedV1(IntegrationEvent):
+    event_type = "org.innopark.test.fault.happened.v1"
+    topic = TOPIC
+    key_field = "thing_id"
+
+    thing_id: uuid.UUID
+    name: str
+
+
+async def _things_db(url: str, schema: str) -> tuple[Database, sa.MetaData, sa.Table]:
+    metadata = service_metadata(schema)
+    things = sa.Table(
+        "things",
+        metadata,
+        sa.Column("id", sa.Uuid, primary_key=True),
+        sa.Column("name", sa.String, nullable=False),
+    )
+    db = Database(url)
+    async with db.engine.begin() as conn:
+        await conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+        await conn.run_sync(metadata.create_all)
+    return db, metadata, things
+
+
+def _thing(name: str, event_type: str = ThingHappenedV1.event_type) -> tuple[bytes, list]:
+    envelope = Envelope(id=str(uuid.uuid4()), type=event_type, source="/t", time=datetime.now(UTC))
+    body = json.dumps({"thing_id": str(uuid.uuid4()), "name": name}).encode()
+    return body, envelope.headers()
+
+
+async def test_database_killed_mid_stream_loses_nothing_and_dead_letters_nothing(infra):
+    workdir = Path(tempfile.mkdtemp(prefix="innopark-consumer-outage-"))
+    postgres = EmbeddedPostgres(workdir / "pg", port=free_port())
+    await postgres.start()
+    url = postgres.admin_url.replace("postgresql://", "postgresql+asyncpg://")
+    db, metadata, things = await _things_db(url, "outage_t")
+    settings = ServiceSettings(
+        service_name=f"outage-{uuid.uuid4().hex[:6]}",
+        database_url=url,
+        kafka_bootstrap_servers=infra.bootstrap_servers,
+        consumer_max_retries=2,
+        consumer_retry_backoff_seconds=0.01,
+    )
+    subscriptions = Subscriptions()
+    prefix = uuid.uuid4().hex[:8]
+
+    @subscriptions.on(ThingHappenedV1)
+    async def on_thing(event: ThingHappenedV1, ctx: HandlerContext) -> None:
+        if event.name.startswith(prefix):
+            await ctx.session.execute(sa.insert(things).values(id=event.thing_id, name=event.name))
+
+    await ensure_topics(settings, [TOPIC])
+    producer = make_producer(settings)
+    await producer.start()
+    runner = ConsumerRunner(
+        settings=settings, database=db, metadata=metadata, subscriptions=subscriptions
+    )
+    runner.start()
+
+    async def applied() -> list[str]:
+        async with db.transaction() as s:
+            return sorted(
+                (await s.execute(sa.select(things.c.name).where(things.c.name.like(f"{prefix}%"))))
+                .scalars()
+                .all()
+            )
+
+    names = [f"{prefix}-{i:02d}" for i in range(30)]
+    try:
+        for name in names[:10]:
+            body, headers = _thing(name)
+            await producer.send_and_wait(TOPIC, body, key=name.encode(), headers=headers)
+        assert await wait_until(lambda: _count_is(applied, 10), timeout=30)
+
+        os.kill(postgres.proc.pid, signal.SIGKILL)  # the database dies mid-stream
+        await postgres.proc.wait()
+        for name in names[10:]:
+            body, headers = _thing(name)
+            await producer.send_and_wait(TOPIC, body, key=name.encode(), headers=headers)
+        assert await wait_until(lambda: _true(runner.waiting_out_outage), timeout=15)
+        await asyncio.sleep(6)  # well past the bounded retries that would dead-letter
+        await postgres.start()  # the same data comes back
+
+        assert await wait_until(lambda: _count_is(applied, 30), timeout=60), await applied()
+        assert await applied() == names  # each exactly once
+        assert runner.dead_lettered == 0
+        assert not runner.waiting_out_outage
+    finally:
+        await runner.stop()
+        await producer.stop()
+        await db.dispose()
+        await postgres.stop()
+
+
+async def test_unknown_versions_are_counted_and_the_next_message_applied(infra):
+    url = (await infra.create_database("unknown")).replace("postgresql://", "postgresql+asyncpg://")
+    db, metadata, things = await _things_db(url, "unknown_t")
+    settings = ServiceSettings(
+        service_name=f"unknown-{uuid.uuid4().hex[:6]}",
+        database_url=url,
+        kafka_bootstrap_servers=infra.bootstrap_servers,
+    )
+    subscriptions = Subscriptions()
+    prefix = uuid.uuid4().hex[:8]
+
+    @subscriptions.on(ThingHappenedV1)
+    async def on_thing(event: ThingHappenedV1, ctx: HandlerContext) -> None:
+        if event.name.startswith(prefix):
+            await ctx.session.execute(sa.insert(things).values(id=event.thing_id, name=event.name))
+
+    await ensure_topics(settings, [TOPIC])
+    producer = make_producer(settings)
+    await producer.start()
+    runner = ConsumerRunner(
+        settings=settings, database=db, metadata=metadata, subscriptions=subscriptions
+    )
+    runner.start()
+    newer = ThingHappenedV1.event_type.replace(".v1", ".v2")
+    try:
+        key = prefix.encode()  # one partition: the valid message comes after the unknown ones
+        for _ in range(3):
+            body, headers = _thing(f"{prefix}-v2", newer)
+            await producer.send_and_wait(TOPIC, body, key=key, headers=headers)
+        body, headers = _thing(f"{prefix}-after")
+        await producer.send_and_wait(TOPIC, body, key=key, headers=headers)
+
+        async def after_applied() -> bool:
+            async with db.transaction() as s:
+                names = (await s.execute(sa.select(things.c.name))).scalars().all()
+            return f"{prefix}-after" in names
+
+        assert await wait_until(after_applied, timeout=30)
+        assert runner.unknown_types.get(newer) == 3
+        assert runner.dead_lettered == 0
+    finally:
+        await runner.stop()
+        await producer.stop()
+        await db.dispose()
+
+
+async def _count_is(applied, n: int) -> bool:
+    return len(await applied()) == n
+
+
+async def _true(value: bool) -> bool:
+    return value
