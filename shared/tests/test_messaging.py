@@ -162,14 +162,21 @@ async def test_relay_survives_a_broker_outage_and_loses_nothing(infra):
         broker = EmbeddedBroker(port=port)  # a fresh in-memory broker on the same address
         await broker.start()
         assert await wait_until(lambda: _pending_is(relay, 0), timeout=30)
-        records = await _consume(broker.bootstrap_servers, TOPIC, 5)
-        ids = {Envelope.from_headers(r.headers).id for r in records}
-        assert ids == {str(i) for i in during}
-        assert str(first) not in ids  # published before the outage, to the old broker
+        # The new broker has no memory of `first`, which the old one acknowledged: the
+        # relay notices on its own and replays the retained window.
+        assert await wait_until(lambda: _true(relay.broker_resets == 1), timeout=30)
+        records = await _consume(broker.bootstrap_servers, TOPIC, 7)
+        ids = [Envelope.from_headers(r.headers).id for r in records]
+        assert set(ids) == {str(i) for i in [first, *during]}  # nothing lost
+        assert relay.replayed >= 1
     finally:
         await relay.stop()
         await broker.stop()
         await db.dispose()
+
+
+async def _true(value: bool) -> bool:
+    return value
 
 
 async def _pending_is(relay: OutboxRelay, n: int) -> bool:
@@ -196,7 +203,7 @@ async def test_replay_on_start_republishes_retained_events(infra):
             topics=[topic],
         )
         replaying.start()
-        assert await wait_until(lambda: _published(replaying, 3), timeout=10)
+        assert await wait_until(lambda: _true(replaying.replayed == 3), timeout=10)
         await replaying.stop()
         records = await _consume(broker.bootstrap_servers, topic, 6)
         assert sorted(Envelope.from_headers(r.headers).id for r in records) == sorted(
@@ -316,4 +323,48 @@ async def test_consumer_dead_letters_payloads_that_are_not_objects(infra, bad):
     finally:
         await runner.stop()
         await producer.stop()
+        await db.dispose()
+
+
+async def test_fresh_events_do_not_wait_behind_a_replay(infra):
+    """A broker that forgot 5,000 retained events: they are replayed, but an event written
+    meanwhile goes out at once, long before the replay ends."""
+    db, metadata, _ = await _service_db(infra, "relay_lane")
+    table = metadata.tables["relay_lane.outbox"]
+    broker = EmbeddedBroker(port=free_port())
+    await broker.start()
+    retained = 5_000
+    async with db.transaction() as session:
+        await session.execute(
+            sa.insert(table),
+            [
+                {
+                    "id": uuid.uuid4(),
+                    "topic": TOPIC,
+                    "key": str(i),
+                    "type": ThingHappenedV1.event_type,
+                    "source": "/test",
+                    "time": datetime.now(UTC),
+                    "data": {"thing_id": str(uuid.uuid4()), "name": f"old-{i}"},
+                    "published_at": datetime.now(UTC),
+                }
+                for i in range(retained)
+            ],
+        )
+    settings = _settings(db, broker.bootstrap_servers, outbox_replay_on_start=True)
+    relay = OutboxRelay(settings=settings, database=db, metadata=metadata, topics=[TOPIC])
+    relay.start()
+    try:
+        assert await wait_until(lambda: _true(relay.replayed > 0), timeout=20)
+        fresh = await _write_event(db, metadata, "fresh")
+        assert await wait_until(lambda: _pending_is(relay, 0), timeout=20)
+        replayed_when_fresh_went_out = relay.replayed
+        assert replayed_when_fresh_went_out < retained, "the fresh event waited for the replay"
+        assert await wait_until(lambda: _true(relay.replayed == retained), timeout=120)
+        records = await _consume(broker.bootstrap_servers, TOPIC, retained + 1, timeout=60)
+        assert str(fresh) in {Envelope.from_headers(r.headers).id for r in records}
+        assert len(records) == retained + 1
+    finally:
+        await relay.stop()
+        await broker.stop()
         await db.dispose()

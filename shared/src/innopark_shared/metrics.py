@@ -49,6 +49,20 @@ class MessagingCollector(Collector):
             )
             failing.add_metric(labels, 1.0 if relay.last_error else 0.0)
             yield failing
+            replayed = CounterMetricFamily(
+                "innopark_outbox_replayed",
+                "Retained events republished to a broker that lost them",
+                labels=["service"],
+            )
+            replayed.add_metric(labels, relay.replayed)
+            yield replayed
+            resets = CounterMetricFamily(
+                "innopark_outbox_broker_resets",
+                "Times the broker came back without events it had acknowledged",
+                labels=["service"],
+            )
+            resets.add_metric(labels, relay.broker_resets)
+            yield resets
         consumer = getattr(state, "consumer", None)
         if consumer is not None:
             for name, doc, value in (

@@ -1,9 +1,15 @@
 """Transactional outbox: write events with the change, publish them from a relay.
 
-`add_event` is called inside the request's (or handler's) transaction. The relay wakes
+`Outbox.add` is called inside the request's (or handler's) transaction. The relay wakes
 on LISTEN/NOTIFY (a trigger on the outbox table), sweeps on a slow timer as a safety net,
 publishes unpublished rows in order, and marks them published. Published rows are kept
 for `outbox_retention_hours` so they can be replayed to a broker that lost them.
+
+A broker that comes back with empty memory (the embedded Tansu, a new cluster) is noticed
+by the relay itself: a partition's end offset falls below an offset the broker already
+acknowledged, or a topic it wrote to is gone. The retained window is then replayed in a
+lane of its own, one batch at a time between fresh batches, so new events never queue
+behind a long replay; consumers' inboxes drop the repeats.
 """
 
 from __future__ import annotations
@@ -12,11 +18,13 @@ import asyncio
 import json
 import logging
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import asyncpg
 import sqlalchemy as sa
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .contracts import IntegrationEvent
@@ -103,7 +111,15 @@ class OutboxRelay:
         self._task: asyncio.Task[None] | None = None
         self.producer: AIOKafkaProducer | None = None
         self.published = 0
+        self.replayed = 0
+        self.broker_resets = 0
         self.last_error: str | None = None
+        # The highest offset the broker acknowledged per partition, to notice it forgetting.
+        self._acked: dict[tuple[str, int], int] = {}
+        # The replay lane: retained (already published) rows with seq in [next, until].
+        self._replay_next: int | None = None
+        self._replay_until: int | None = None
+        self._offsets: AIOKafkaConsumer | None = None
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -139,7 +155,11 @@ class OutboxRelay:
                 await self._start_producer()
                 await ensure_topics(self.settings, self.topics)
                 if self.settings.outbox_replay_on_start:
-                    await self._mark_for_replay()
+                    await self._schedule_replay("replay on start requested")
+                    self.settings = self.settings.model_copy(
+                        update={"outbox_replay_on_start": False}
+                    )
+                await self._check_broker_memory()
                 backoff = 0.5
                 await self._publish_loop()
             except asyncio.CancelledError:
@@ -174,35 +194,125 @@ class OutboxRelay:
     async def _start_producer(self) -> None:
         self.producer = make_producer(self.settings)
         await self.producer.start()
+        # A group-less consumer only to read end offsets (it never joins a group).
+        self._offsets = AIOKafkaConsumer(
+            bootstrap_servers=self.settings.kafka_bootstrap_servers,
+            client_id=f"{self.settings.service_name}-relay-offsets",
+            enable_auto_commit=False,
+            request_timeout_ms=10_000,
+        )
+        await self._offsets.start()
 
     async def _stop_producer(self) -> None:
-        if self.producer is not None:
-            try:
-                await asyncio.wait_for(self.producer.stop(), timeout=5)
-            except Exception:
-                pass
-            self.producer = None
+        for client in (self.producer, self._offsets):
+            if client is not None:
+                try:
+                    await asyncio.wait_for(client.stop(), timeout=5)
+                except Exception:
+                    pass
+        self.producer = None
+        self._offsets = None
 
-    async def _mark_for_replay(self) -> None:
-        async with self.database.transaction() as session:
-            result = await session.execute(
-                sa.update(self.table)
-                .where(self.table.c.published_at.is_not(None))
-                .values(published_at=None)
+    # -- a broker that forgot ----------------------------------------------------------
+
+    async def _check_broker_memory(self) -> None:
+        """Replay the retained window if the broker lost what it acknowledged."""
+        if not self._acked or self._offsets is None or self.producer is None:
+            return
+        client = self.producer.client
+        await asyncio.wait_for(client.force_metadata_update(), timeout=10)
+        lost: list[str] = []
+        present: list[TopicPartition] = []
+        for topic, partition in self._acked:
+            if partition not in (client.cluster.partitions_for_topic(topic) or ()):
+                lost.append(f"{topic}[{partition}] gone")
+            else:
+                present.append(TopicPartition(topic, partition))
+        if present:
+            ends = await asyncio.wait_for(self._offsets.end_offsets(present), timeout=10)
+            for tp, end in ends.items():
+                acked = self._acked[(tp.topic, tp.partition)]
+                if end <= acked:
+                    lost.append(f"{tp.topic}[{tp.partition}] ends at {end}, acked {acked}")
+        if lost:
+            self.broker_resets += 1
+            self._acked.clear()  # the new broker's offsets start afresh
+            await ensure_topics(self.settings, self.topics)
+            await self._schedule_replay(
+                "the broker lost acknowledged events: " + "; ".join(lost[:3])
             )
-        log.info(
-            "outbox relay: %d retained events queued for replay",
-            getattr(result, "rowcount", -1),
+
+    async def _schedule_replay(self, why: str) -> None:
+        """Queue every retained published row for the replay lane."""
+        t = self.table
+        async with self.database.transaction() as session:
+            low, high = (
+                await session.execute(
+                    sa.select(sa.func.min(t.c.seq), sa.func.max(t.c.seq)).where(
+                        t.c.published_at.is_not(None)
+                    )
+                )
+            ).one()
+        if low is None:
+            log.info("outbox relay: %s; nothing retained to replay", why)
+            return
+        self._replay_next = low if self._replay_next is None else min(low, self._replay_next)
+        self._replay_until = high if self._replay_until is None else max(high, self._replay_until)
+        log.warning(
+            "outbox relay: %s; replaying retained events seq %d..%d",
+            why,
+            self._replay_next,
+            self._replay_until,
         )
-        self.settings = self.settings.model_copy(update={"outbox_replay_on_start": False})
+
+    async def _replay_batch(self) -> int:
+        """One batch of the replay lane (rows stay marked published)."""
+        if self._replay_next is None or self._replay_until is None:
+            return 0
+        t = self.table
+        async with self.database.transaction() as session:
+            rows = (
+                await session.execute(
+                    sa.select(t)
+                    .where(
+                        t.c.published_at.is_not(None),
+                        t.c.seq >= self._replay_next,
+                        t.c.seq <= self._replay_until,
+                    )
+                    .order_by(t.c.seq)
+                    .limit(BATCH_SIZE)
+                )
+            ).all()
+        if rows:
+            await self._send(rows)
+            self.replayed += len(rows)
+        if len(rows) < BATCH_SIZE:
+            log.info("outbox relay: replay done (%d events this run)", self.replayed)
+            self._replay_next = self._replay_until = None
+        else:
+            self._replay_next = rows[-1].seq + 1
+        return len(rows)
 
     async def _publish_loop(self) -> None:
-        last_cleanup = 0.0
+        last_cleanup = last_check = 0.0
         loop = asyncio.get_running_loop()
         while True:
             self._wake.clear()
-            while await self._publish_batch() == BATCH_SIZE:
-                pass
+            # Fresh events first; the replay lane advances one batch between them.
+            while True:
+                fresh = await self._publish_batch()
+                if self._stopping.is_set():  # flush what is committed; leave the replay
+                    if fresh < BATCH_SIZE:
+                        break
+                    continue
+                replayed = await self._replay_batch()
+                if fresh < BATCH_SIZE and replayed == 0:
+                    break
+            if loop.time() - last_check >= self.settings.outbox_poll_interval_seconds:
+                await self._check_broker_memory()
+                last_check = loop.time()
+            if self._replay_next is not None and not self._stopping.is_set():
+                continue  # the check scheduled a replay: start it now
             self.last_error = None
             if loop.time() - last_cleanup > 60:
                 await self._delete_expired()
@@ -226,21 +336,7 @@ class OutboxRelay:
             ).all()
             if not rows:
                 return 0
-            await self._check_topics({row.topic for row in rows})
-            futures = []
-            for row in rows:
-                envelope = Envelope(id=str(row.id), type=row.type, source=row.source, time=row.time)
-                futures.append(
-                    await self.producer.send(
-                        row.topic,
-                        value=json.dumps(row.data, separators=(",", ":")).encode(),
-                        key=row.key.encode(),
-                        headers=envelope.headers(),
-                    )
-                )
-            # acks=all for every message before any row is marked published.
-            acked = await asyncio.wait_for(asyncio.gather(*futures), timeout=30)
-            await self._check_landed(acked)
+            await self._send(rows)
             await session.execute(
                 sa.update(t)
                 .where(t.c.id.in_([r.id for r in rows]))
@@ -248,6 +344,27 @@ class OutboxRelay:
             )
         self.published += len(rows)
         return len(rows)
+
+    async def _send(self, rows: Sequence[Any]) -> None:
+        """Publish `rows` and wait for acks=all of every one (raises if any failed)."""
+        assert self.producer is not None
+        await self._check_topics({row.topic for row in rows})
+        futures = []
+        for row in rows:
+            envelope = Envelope(id=str(row.id), type=row.type, source=row.source, time=row.time)
+            futures.append(
+                await self.producer.send(
+                    row.topic,
+                    value=json.dumps(row.data, separators=(",", ":")).encode(),
+                    key=row.key.encode(),
+                    headers=envelope.headers(),
+                )
+            )
+        acked = await asyncio.wait_for(asyncio.gather(*futures), timeout=30)
+        await self._check_landed(acked)
+        for meta in acked:
+            key = (meta.topic, meta.partition)
+            self._acked[key] = max(self._acked.get(key, -1), meta.offset)
 
     async def _check_topics(self, topics: set[str]) -> None:
         """Refresh metadata before each batch: a broker that restarted with empty memory
