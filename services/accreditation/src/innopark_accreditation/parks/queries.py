@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import distinct_on
 
 from ..models import Certificate, known_parks
 
@@ -17,7 +18,7 @@ def latest_certificates() -> sa.Subquery:
             Certificate.level,
             Certificate.valid_until,
         )
-        .distinct(Certificate.park_id)
+        .ext(distinct_on(Certificate.park_id))
         .order_by(Certificate.park_id, Certificate.created_at.desc())
         .subquery("latest")
     )
