@@ -153,7 +153,7 @@ def as_seen_by(assessment: Assessment, viewer: Principal, status: str) -> Assess
 
 
 async def _assess(session: AsyncSession, app: Application, experts: list[str]) -> Assessment:
-    catalogue = await session.get(CatalogueVersion, app.catalogue_id)
+    catalogue = await session.get_one(CatalogueVersion, app.catalogue_id)
     # The scores are upserted in SQL: read them afresh, not from the session's identity map.
     scores = await session.scalars(
         sa.select(Score)
@@ -325,7 +325,7 @@ async def decide_application(
                 unmet=assessment.unmet,
             )
     if data.outcome is Outcome.GRANTED:
-        catalogue = await session.get(CatalogueVersion, app.catalogue_id)
+        catalogue = await session.get_one(CatalogueVersion, app.catalogue_id)
         if data.level not in catalogue.levels:
             raise Unprocessable.for_field(
                 "level", f"level must be one of: {', '.join(catalogue.levels)}"

@@ -20,7 +20,7 @@ from .schemas import (
 
 def present_application(app: Application, facts: ApplicationFacts) -> ApplicationRead:
     decision = None
-    if app.outcome:
+    if app.outcome and app.decided_at is not None:
         decision = DecisionRead(
             outcome=Outcome(app.outcome),
             level=app.level,

@@ -48,7 +48,7 @@ async def application_facts(
     if not apps:
         return {}
     experts = await experts_by_application(session, [a.id for a in apps])
-    park_names = dict(
+    park_names: dict[UUID, str] = dict(
         (
             await session.execute(
                 sa.select(known_parks.c.park_id, known_parks.c.name).where(
@@ -57,7 +57,7 @@ async def application_facts(
             )
         ).all()
     )
-    catalogue_numbers = dict(
+    catalogue_numbers: dict[UUID, int] = dict(
         (
             await session.execute(
                 sa.select(CatalogueVersion.id, CatalogueVersion.number).where(
@@ -67,7 +67,7 @@ async def application_facts(
         ).all()
     )
     certificate_ids = {a.certificate_id for a in apps if a.certificate_id}
-    numbers = (
+    numbers: dict[UUID, str] = (
         dict(
             (
                 await session.execute(
@@ -84,7 +84,7 @@ async def application_facts(
         a.id: ApplicationFacts(
             park_name=park_names.get(a.park_id, ""),
             catalogue_number=catalogue_numbers[a.catalogue_id],
-            certificate_number=numbers.get(a.certificate_id),
+            certificate_number=numbers.get(a.certificate_id) if a.certificate_id else None,
             experts=list(experts.get(a.id, [])),
         )
         for a in apps

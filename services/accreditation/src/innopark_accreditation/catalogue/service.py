@@ -84,9 +84,8 @@ async def create_catalogue(
     await session.execute(
         sa.text("LOCK TABLE accreditation.catalogue_versions IN SHARE ROW EXCLUSIVE MODE")
     )
-    number = (
-        await session.scalar(sa.select(sa.func.coalesce(sa.func.max(CatalogueVersion.number), 0)))
-    ) + 1
+    highest = await session.scalar(sa.select(sa.func.max(CatalogueVersion.number)))
+    number = (highest or 0) + 1
     version = CatalogueVersion(
         id=uuid.uuid4(),
         number=number,
