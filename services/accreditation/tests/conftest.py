@@ -1,5 +1,7 @@
-"""Accreditation test fixtures: the registry and accreditation run once per session as real
-processes; `flow` drives an application through its life with real (test-issued) tokens."""
+"""Accreditation test fixtures. Contract tier: the registry and accreditation run once per
+session as real processes; `flow` drives an application through its life with real
+(test-issued) tokens. Unit tier (`unit/`): `db_session` on accreditation's own migrated
+database, each test rolled back."""
 
 from __future__ import annotations
 
@@ -8,10 +10,16 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+import pytest
 import pytest_asyncio
 from aiokafka import AIOKafkaConsumer
 from innopark_shared.contracts.accreditation import CERTIFICATES_TOPIC
 from innopark_shared.testing import RunningService, TokenIssuer, wait_until
+
+
+@pytest.fixture(scope="session")
+def service_name() -> str:
+    return "accreditation"
 
 
 @pytest_asyncio.fixture(scope="session")

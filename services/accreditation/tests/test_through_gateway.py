@@ -16,6 +16,7 @@ from innopark_shared.testing import wait_until
 
 pytestmark = pytest.mark.e2e
 
+
 def verifies(document: dict, public_key_pem: str) -> bool:
     key = load_pem_public_key(public_key_pem.encode())
     signatures = [document["signature"], document["status_signature"]]

@@ -3,7 +3,10 @@
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
+from fastapi import Depends
+from innopark_shared.db import app_settings
 from innopark_shared.settings import ServiceSettings
 from pydantic import Field
 
@@ -33,3 +36,7 @@ class AccreditationSettings(ServiceSettings):
 @lru_cache
 def get_settings() -> AccreditationSettings:
     return AccreditationSettings()
+
+
+# Routes read the settings the app was built with (`create_app(settings=...)`).
+SettingsDep = Annotated[AccreditationSettings, Depends(app_settings)]

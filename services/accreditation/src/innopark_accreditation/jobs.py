@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from fastapi import FastAPI
 from innopark_shared.db import Database
 
-from . import service
+from .certificates.service import expire_due_certificates
 
 log = logging.getLogger(__name__)
 
@@ -21,9 +21,7 @@ async def expire_certificates(app: FastAPI) -> None:
     interval = app.state.settings.expiry_sweep_interval_seconds
     while True:
         async with database.transaction() as session:
-            expired = await service.expire_due_certificates(
-                session=session, today=datetime.now(UTC).date()
-            )
+            expired = await expire_due_certificates(session=session, today=datetime.now(UTC).date())
         if expired:
             log.info("expired %d certificate(s)", expired)
             continue  # there may be more than one batch

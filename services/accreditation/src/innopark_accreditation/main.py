@@ -1,18 +1,20 @@
 """Accreditation application factory."""
 
+from __future__ import annotations
+
 from fastapi import FastAPI
 from innopark_shared.web import create_service_app
 
-from .api import router
-from .config import get_settings
+from .api import routers
+from .certificates.signing import load_or_create_signer
+from .config import AccreditationSettings, get_settings
 from .events import PUBLISHES, subscriptions
 from .jobs import expire_certificates
 from .models import metadata
-from .signing import load_or_create_signer
 
 
-def create_app() -> FastAPI:
-    settings = get_settings()
+def create_app(settings: AccreditationSettings | None = None) -> FastAPI:
+    settings = settings or get_settings()
     app = create_service_app(
         settings=settings,
         metadata=metadata,
@@ -20,7 +22,7 @@ def create_app() -> FastAPI:
         description=(
             "Criteria catalogue, applications, expert assessments, decisions, certificates."
         ),
-        routers=[router],
+        routers=routers,
         subscriptions=subscriptions,
         publishes=PUBLISHES,
         background=[expire_certificates],

@@ -1,6 +1,8 @@
-"""Accreditation tables, in the `accreditation` schema.
+"""Accreditation tables, in the `accreditation` schema, and its outbox.
 
 No ORM relationships: every read is an explicit query (async sessions cannot lazy-load).
+The aggregates changed by PATCH or actions (catalogue versions, applications, certificates)
+are `Versioned`: a lost race is a 409, never a silently lost update.
 """
 
 from __future__ import annotations
@@ -10,13 +12,16 @@ from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from innopark_shared.db import service_metadata
+from innopark_shared.db import Versioned, service_metadata
+from innopark_shared.outbox import Outbox
 from innopark_shared.readmodels.parks import known_parks_table
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 SCHEMA = "accreditation"
 metadata = service_metadata(SCHEMA)
+# Domain code records events with `await outbox.add(session, event)`, in its transaction.
+outbox = Outbox(metadata, service="accreditation")
 
 
 class Base(DeclarativeBase):
@@ -32,7 +37,7 @@ certificate_number_seq = sa.Sequence("certificate_number_seq", schema=SCHEMA, me
 _now = sa.func.now()
 
 
-class CatalogueVersion(Base):
+class CatalogueVersion(Versioned, Base):
     """One version of the criteria catalogue. Published versions are immutable; the latest
     published one is current, and an application scores against the version it opened under."""
 
@@ -49,7 +54,6 @@ class CatalogueVersion(Base):
     levels: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
     published_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=_now)
-    version: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=1)
 
 
 class Criterion(Base):
@@ -76,7 +80,7 @@ class Criterion(Base):
     pass_score: Mapped[int] = mapped_column(sa.Integer, nullable=False)
 
 
-class Application(Base):
+class Application(Versioned, Base):
     __tablename__ = "applications"
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
@@ -106,7 +110,6 @@ class Application(Base):
     # The assessment as computed when the decision was taken (kept for the record).
     decided_total: Mapped[float | None] = mapped_column(sa.Float)
     certificate_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
-    version: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=1)
 
 
 class ExpertAssignment(Base):
@@ -137,7 +140,7 @@ class Score(Base):
     )
 
 
-class Certificate(Base):
+class Certificate(Versioned, Base):
     __tablename__ = "certificates"
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
@@ -160,11 +163,10 @@ class Certificate(Base):
     signature: Mapped[str] = mapped_column(sa.String(200), nullable=False)
     key_id: Mapped[str] = mapped_column(sa.String(100), nullable=False)
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=_now)
-    version: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=1)
 
 
 class StatusChange(Base):
-    """Every certificate status change: who, when, why."""
+    """Every certificate status change and correction: what, who, when, why."""
 
     __tablename__ = "certificate_status_changes"
 
@@ -172,10 +174,28 @@ class StatusChange(Base):
     certificate_id: Mapped[uuid.UUID] = mapped_column(
         UUID(as_uuid=True), sa.ForeignKey(f"{SCHEMA}.certificates.id"), nullable=False, index=True
     )
+    action: Mapped[str] = mapped_column(sa.String(20), nullable=False)  # a CertificateAction
     from_status: Mapped[str | None] = mapped_column(sa.String(20))
     to_status: Mapped[str] = mapped_column(sa.String(20), nullable=False)
     reason: Mapped[str | None] = mapped_column(sa.Text)
     actor: Mapped[str] = mapped_column(sa.String(200), nullable=False)  # a subject or "system"
+    at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=_now)
+
+
+class ApplicationStatusChange(Base):
+    """An application's history: each transition and expert (un)assignment, who and when."""
+
+    __tablename__ = "application_status_changes"
+
+    id: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), primary_key=True)
+    application_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), sa.ForeignKey(f"{SCHEMA}.applications.id"), nullable=False, index=True
+    )
+    action: Mapped[str] = mapped_column(sa.String(20), nullable=False)  # an ApplicationAction
+    from_status: Mapped[str] = mapped_column(sa.String(20), nullable=False)
+    to_status: Mapped[str] = mapped_column(sa.String(20), nullable=False)
+    detail: Mapped[str | None] = mapped_column(sa.Text)  # the expert, the outcome
+    actor: Mapped[str] = mapped_column(sa.String(200), nullable=False)
     at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=_now)
 
 

@@ -3,7 +3,8 @@
 The canonical form is the JSON object of exactly the signed fields, keys sorted, no
 whitespace, UTF-8 (`json.dumps(..., sort_keys=True, separators=(",", ":"),
 ensure_ascii=False)`). Anyone holding the public key verifies a certificate offline; the
-README shows how. The key is a PKCS#8 PEM file, generated on first start when missing.
+README shows how. The key is a PKCS#8 PEM file, generated on first start when missing
+(by the shared key-file writer: atomic, never clobbering another replica's key).
 """
 
 from __future__ import annotations
@@ -11,18 +12,15 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import logging
-import os
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-
-log = logging.getLogger(__name__)
+from fastapi import Depends, Request
+from innopark_shared.keyfiles import load_or_create_private_key
 
 ALGORITHM = "Ed25519"
 
@@ -89,40 +87,25 @@ def verify_with_key(public_key: Ed25519PublicKey, content: dict[str, Any], signa
 
 
 def load_or_create_signer(path: str | Path) -> CertificateSigner:
+    """The signer whose key is at `path`, generated there on first start (replicas sharing
+    the volume end up with the same key)."""
     path = Path(path)
-    if not path.exists():
-        try:
-            _write_new_key(path)
-        except OSError as exc:
-            raise RuntimeError(
-                f"cannot create the certificate signing key at {path} ({exc}); set "
-                "CERTIFICATE_SIGNING_KEY_PATH to a writable, persistent path shared by all "
-                "replicas, or mount an existing Ed25519 PEM key there"
-            ) from exc
-    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    try:
+        key = load_or_create_private_key(path, Ed25519PrivateKey.generate)
+    except OSError as exc:
+        raise RuntimeError(
+            f"cannot create the certificate signing key at {path} ({exc}); set "
+            "CERTIFICATE_SIGNING_KEY_PATH to a writable, persistent path shared by all "
+            "replicas, or mount an existing Ed25519 PEM key there"
+        ) from exc
     if not isinstance(key, Ed25519PrivateKey):
         raise ValueError(f"{path} does not hold an Ed25519 private key")
     return CertificateSigner(key)
 
 
-def _write_new_key(path: Path) -> None:
-    """Create the key atomically without clobbering: replicas starting together on one
-    volume end up with the same key."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    pem = Ed25519PrivateKey.generate().private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(pem)
-            fh.flush()
-            os.fsync(fh.fileno())
-        try:
-            os.link(tmp, path)
-            log.warning("generated a new certificate signing key at %s", path)
-        except FileExistsError:
-            pass
-    finally:
-        tmp.unlink(missing_ok=True)
+def _app_signer(request: Request) -> CertificateSigner:
+    return request.app.state.signer  # loaded at start-up by create_app
+
+
+# The app's signer, for routes.
+SignerDep = Annotated[CertificateSigner, Depends(_app_signer)]

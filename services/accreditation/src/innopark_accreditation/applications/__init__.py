@@ -1,0 +1,1 @@
+"""Applications from park managers, and their expert assessment and decision."""

@@ -1,0 +1,1 @@
+"""The versioned criteria catalogue: criteria with weights, scales and pass scores, levels."""

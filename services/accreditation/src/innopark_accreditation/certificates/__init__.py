@@ -1,0 +1,1 @@
+"""Certificates: issue, status changes, signed documents, annual monitoring reports."""

@@ -1,0 +1,1 @@
+"""Parks as the registry announces them, and each park's accreditation (public)."""
