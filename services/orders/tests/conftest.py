@@ -64,6 +64,12 @@ def order_body(**overrides: Any) -> dict[str, Any]:
     return body
 
 
+@pytest.fixture(scope="session")
+def service_name() -> str:
+    """The service whose migrated database the unit tier's `db_session` opens."""
+    return "orders"
+
+
 @pytest_asyncio.fixture(scope="session")
 async def orders(start_service):
     service = await start_service("orders", **ORDERS_ENV)

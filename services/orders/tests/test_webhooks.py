@@ -9,8 +9,8 @@ import sys
 import uuid
 
 import pytest
-from innopark_orders.schemas import WebhookEndpointCreate
-from innopark_orders.webhooks import check_target, check_url_syntax
+from innopark_orders.webhooks.schemas import WebhookEndpointCreate
+from innopark_orders.webhooks.targets import check_target, check_url_syntax
 from innopark_shared.devrun.embedded import free_port
 from innopark_shared.errors import Unprocessable
 from innopark_shared.testing import _wait_ready, wait_until

@@ -1,7 +1,10 @@
 """Orders settings (environment variables; see the README's configuration table)."""
 
 from functools import lru_cache
+from typing import Annotated
 
+from fastapi import Depends
+from innopark_shared.db import app_settings
 from innopark_shared.settings import ServiceSettings
 from pydantic import Field
 
@@ -47,4 +50,9 @@ class OrdersSettings(ServiceSettings):
 
 @lru_cache
 def get_settings() -> OrdersSettings:
+    """The settings from the environment (for the command line; routes use `SettingsDep`)."""
     return OrdersSettings()
+
+
+# The settings the app was built with, for routes.
+SettingsDep = Annotated[OrdersSettings, Depends(app_settings)]

@@ -12,20 +12,21 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import Request
+from fastapi import Depends, Header, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
-from innopark_shared.auth import Principal
-from innopark_shared.db import Database
+from innopark_shared.auth import CurrentPrincipal, Principal
+from innopark_shared.db import Database, DatabaseDep, SessionDep
 from innopark_shared.errors import Conflict, Unprocessable
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .config import OrdersSettings
+from .config import OrdersSettings, SettingsDep
 from .models import IdempotencyKey
 
 Created = tuple[int, Any, dict[str, str]]  # status, body, headers
@@ -51,63 +52,87 @@ def _expires_header(expires_at: datetime) -> dict[str, str]:
     return {"Idempotency-Expires": expires_at.astimezone(UTC).isoformat().replace("+00:00", "Z")}
 
 
-async def run_idempotent(
-    *,
-    request: Request,
-    session: AsyncSession,
-    principal: Principal,
-    key: str | None,
-    create: Callable[[], Awaitable[Created]],
-) -> JSONResponse:
-    if key is None:
-        status, body, headers = await create()
-        return JSONResponse(jsonable_encoder(body), status_code=status, headers=headers)
-    if not 1 <= len(key) <= 255:
-        raise Unprocessable(
-            "Idempotency-Key must be 1 to 255 characters",
-            errors=[
-                {
-                    "field": "Idempotency-Key",
-                    "location": ["header", "Idempotency-Key"],
-                    "message": "1 to 255 characters",
-                    "type": "string_length",
-                }
-            ],
-        )
-    settings: OrdersSettings = request.app.state.settings
-    database: Database = request.app.state.database
-    scope = scope_of(principal)
-    digest = await request_hash(request)
-    expires_at = datetime.now(UTC) + timedelta(hours=settings.idempotency_ttl_hours)
+def _key_error(message: str, kind: str, detail: str) -> Unprocessable:
+    error = Unprocessable.for_field("Idempotency-Key", message, location="header", detail=detail)
+    error.extensions["errors"][0]["type"] = kind
+    return error
 
-    replay = await _claim(
-        database,
-        scope=scope,
-        key=key,
-        digest=digest,
-        expires_at=expires_at,
-        stale_after=settings.idempotency_stale_seconds,
-    )
-    if replay is not None:
-        return replay
-    try:
-        status, body, headers = await create()
-        encoded = jsonable_encoder(body)
-        headers = {**headers, **_expires_header(expires_at)}
-        await session.execute(
-            sa.update(IdempotencyKey)
-            .where(IdempotencyKey.scope == scope, IdempotencyKey.key == key)
-            .values(
-                state="done",
-                response_status=status,
-                response_body=encoded,
-                response_headers=headers,
+
+@dataclass(frozen=True)
+class Idempotency:
+    """A create route's guard: `await idempotency.run(create)`."""
+
+    request: Request
+    session: AsyncSession
+    database: Database
+    settings: OrdersSettings
+    principal: Principal
+    key: str | None
+
+    async def run(self, create: Callable[[], Awaitable[Created]]) -> JSONResponse:
+        """`create()` once per key (in the request's transaction), or the stored answer."""
+        if self.key is None:
+            status, body, headers = await create()
+            return JSONResponse(jsonable_encoder(body), status_code=status, headers=headers)
+        if not 1 <= len(self.key) <= 255:
+            raise _key_error(
+                "1 to 255 characters",
+                "string_length",
+                "Idempotency-Key must be 1 to 255 characters",
             )
+        scope = scope_of(self.principal)
+        digest = await request_hash(self.request)
+        expires_at = datetime.now(UTC) + timedelta(hours=self.settings.idempotency_ttl_hours)
+
+        replay = await _claim(
+            self.database,
+            scope=scope,
+            key=self.key,
+            digest=digest,
+            expires_at=expires_at,
+            stale_after=self.settings.idempotency_stale_seconds,
         )
-    except BaseException:
-        await _release(database, scope=scope, key=key)
-        raise
-    return JSONResponse(encoded, status_code=status, headers=headers)
+        if replay is not None:
+            return replay
+        try:
+            status, body, headers = await create()
+            encoded = jsonable_encoder(body)
+            headers = {**headers, **_expires_header(expires_at)}
+            await self.session.execute(
+                sa.update(IdempotencyKey)
+                .where(IdempotencyKey.scope == scope, IdempotencyKey.key == self.key)
+                .values(
+                    state="done",
+                    response_status=status,
+                    response_body=encoded,
+                    response_headers=headers,
+                )
+            )
+        except BaseException:
+            await _release(self.database, scope=scope, key=self.key)
+            raise
+        return JSONResponse(encoded, status_code=status, headers=headers)
+
+
+async def _idempotency(
+    request: Request,
+    session: SessionDep,
+    database: DatabaseDep,
+    settings: SettingsDep,
+    principal: CurrentPrincipal,
+    key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            max_length=255,
+            description="Makes the create safe to retry: replays within 24 h return the response",
+        ),
+    ] = None,
+) -> Idempotency:
+    return Idempotency(request, session, database, settings, principal, key)
+
+
+IdempotencyDep = Annotated[Idempotency, Depends(_idempotency)]
 
 
 async def _claim(
@@ -160,16 +185,10 @@ async def _claim(
     if existing is None:  # released between our insert and select: let the client retry
         raise Conflict("A request with this Idempotency-Key is in progress; retry shortly")
     if existing.request_hash != digest:
-        raise Unprocessable(
+        raise _key_error(
+            "key reused with another request body",
+            "idempotency_key_reused",
             "This Idempotency-Key was used with a different request",
-            errors=[
-                {
-                    "field": "Idempotency-Key",
-                    "location": ["header", "Idempotency-Key"],
-                    "message": "key reused with another request body",
-                    "type": "idempotency_key_reused",
-                }
-            ],
         )
     if existing.state != "done":
         raise Conflict("A request with this Idempotency-Key is still in progress; retry shortly")

@@ -7,9 +7,10 @@ import logging
 
 from fastapi import FastAPI
 
-from . import idempotency, service
+from . import idempotency
 from .config import OrdersSettings
-from .webhooks import deliver_webhooks
+from .orders.transitions import expire_due_orders
+from .webhooks.delivery import deliver_webhooks
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +22,7 @@ async def expire_orders(app: FastAPI) -> None:
     database = app.state.database
     while True:
         async with database.transaction() as session:
-            expired = await service.expire_due_orders(session=session)
+            expired = await expire_due_orders(session=session)
             await idempotency.purge_expired(session)
         if expired:
             log.info("expired %d orders past their deadline", expired)

@@ -3,16 +3,16 @@
 from fastapi import FastAPI
 from innopark_shared.web import create_service_app
 
-from .api import router
-from .config import get_settings
+from .api import routers
+from .config import OrdersSettings, get_settings
 from .events import PUBLISHES, subscriptions
 from .jobs import BACKGROUND
 from .models import metadata
 
 
-def create_app() -> FastAPI:
+def create_app(settings: OrdersSettings | None = None) -> FastAPI:
     return create_service_app(
-        settings=get_settings(),
+        settings=settings or get_settings(),
         metadata=metadata,
         title="Innopark Orders",
         description=(
@@ -22,7 +22,7 @@ def create_app() -> FastAPI:
             "returns the stored response (`Idempotent-Replayed: true`), the same key with "
             "another body is a 422, a retry while the first is still running a 409."
         ),
-        routers=[router],
+        routers=routers,
         subscriptions=subscriptions,
         publishes=PUBLISHES,
         background=BACKGROUND,

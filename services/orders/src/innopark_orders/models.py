@@ -1,20 +1,97 @@
-"""Orders tables, in the `orders` schema."""
+"""Orders tables, in the `orders` schema; the outbox beside them; and the states and
+actions those tables record (the vocabulary every package shares)."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
-from innopark_shared.db import service_metadata
+from innopark_shared.db import Versioned, service_metadata
+from innopark_shared.outbox import Outbox
 from innopark_shared.readmodels.parks import known_parks_table
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR, UUID
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 SCHEMA = "orders"
 metadata = service_metadata(SCHEMA)
+outbox = Outbox(metadata, service="orders")
+
+
+# -- states and actions -----------------------------------------------------------------
+
+
+class OrderStatus(StrEnum):
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    PUBLISHED = "published"
+    AWARDED = "awarded"
+    CLOSED = "closed"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+
+# The states in which an order is over: its proposals are final.
+ORDER_ENDED = frozenset(
+    {OrderStatus.AWARDED, OrderStatus.CLOSED, OrderStatus.CANCELLED, OrderStatus.EXPIRED}
+)
+
+
+class OrderAction(StrEnum):
+    """What can happen to an order: the `action` of its history rows."""
+
+    CREATE = "create"
+    SUBMIT = "submit"
+    RETURN = "return"
+    PUBLISH = "publish"
+    REMATCH = "rematch"
+    CANCEL = "cancel"
+    CLOSE = "close"
+    AWARD = "award"
+    EXPIRE = "expire"
+
+
+class ProposalStatus(StrEnum):
+    SUBMITTED = "submitted"
+    SHORTLISTED = "shortlisted"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
+
+
+class ProposalAction(StrEnum):
+    """What can happen to a proposal. The decisions are in its order's history as
+    `proposal_<action>` (`history_action`)."""
+
+    RECEIVE = "receive"
+    SHORTLIST = "shortlist"
+    ACCEPT = "accept"
+    REJECT = "reject"
+    WITHDRAW = "withdraw"
+
+    @property
+    def history_action(self) -> str:
+        return f"proposal_{self.value}"
+
+
+class RejectionReason(StrEnum):
+    TOO_EARLY_STAGE = "too_early_stage"
+    BENEFIT_UNCLEAR = "benefit_unclear"
+    COMMERCIAL_ROUTE_UNCLEAR = "commercial_route_unclear"
+    TECHNOLOGY_MISMATCH = "technology_mismatch"
+    PRICE_TOO_HIGH = "price_too_high"
+    TIMELINE_TOO_LONG = "timeline_too_long"
+    IP_TERMS_UNACCEPTABLE = "ip_terms_unacceptable"
+    OTHER = "other"
+    # Set by the service, not by a partner: the order ended (awarded to another proposal,
+    # closed, cancelled or expired) while this proposal was still open.
+    ORDER_CLOSED = "order_closed"
+
+
+# -- tables -----------------------------------------------------------------------------
 
 
 class Base(DeclarativeBase):
@@ -55,7 +132,7 @@ class KnownResident(Base):
     )
 
 
-class Partner(Base):
+class Partner(Versioned, Base):
     __tablename__ = "partners"
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
@@ -65,7 +142,6 @@ class Partner(Base):
     contact_name: Mapped[str | None] = mapped_column(sa.String(300))
     contact_email: Mapped[str | None] = mapped_column(sa.String(320))
     website: Mapped[str | None] = mapped_column(sa.String(500))
-    version: Mapped[int] = mapped_column(sa.Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=_now())
     updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=_now())
 
@@ -75,7 +151,7 @@ class Partner(Base):
 order_reference_seq = sa.Sequence("order_reference_seq", metadata=metadata)
 
 
-class Order(Base):
+class Order(Versioned, Base):
     __tablename__ = "orders"
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
@@ -99,10 +175,12 @@ class Order(Base):
     moderation_comment: Mapped[str | None] = mapped_column(sa.Text)
     awarded_proposal_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     created_by: Mapped[str] = mapped_column(sa.String(200))
-    version: Mapped[int] = mapped_column(sa.Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=_now())
     updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=_now())
     published_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+
+    # The requester, loaded with the order (presenters name it unless it is confidential).
+    partner: Mapped[Partner] = relationship(lazy="selectin")
 
     __table_args__ = (sa.Index("ix_orders_partner_created", "partner_id", "created_at", "id"),)
 
@@ -142,7 +220,7 @@ class OrderMatch(Base):
     __table_args__ = (sa.Index("ix_order_matches_target", "target_kind", "target_id"),)
 
 
-class Proposal(Base):
+class Proposal(Versioned, Base):
     __tablename__ = "proposals"
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
@@ -164,9 +242,12 @@ class Proposal(Base):
     rejection_reason: Mapped[str | None] = mapped_column(sa.String(40))
     status_comment: Mapped[str | None] = mapped_column(sa.Text)
     created_by: Mapped[str] = mapped_column(sa.String(200))
-    version: Mapped[int] = mapped_column(sa.Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=_now())
     updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=_now())
+
+    # The order (and through it the partner) is loaded with the proposal: presenters show
+    # its reference and, once shortlisted, the partner's contact.
+    order: Mapped[Order] = relationship(lazy="selectin")
 
     __table_args__ = (
         # One live proposal per proposer and order (a withdrawn one may be replaced).
@@ -196,7 +277,7 @@ class IdempotencyKey(Base):
     expires_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), index=True)
 
 
-class WebhookEndpoint(Base):
+class WebhookEndpoint(Versioned, Base):
     __tablename__ = "webhook_endpoints"
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
@@ -209,7 +290,6 @@ class WebhookEndpoint(Base):
     disabled_reason: Mapped[str | None] = mapped_column(sa.Text)
     disabled_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     consecutive_failures: Mapped[int] = mapped_column(sa.Integer, default=0)
-    version: Mapped[int] = mapped_column(sa.Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=_now())
     updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=_now())
 
@@ -236,6 +316,12 @@ class WebhookDelivery(Base):
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=_now())
     succeeded_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
 
+    # The delivery log's attempts; loaded only where asked for (`selectinload`).
+    attempt_log: Mapped[list[WebhookAttempt]] = relationship(
+        order_by="WebhookAttempt.attempt", lazy="raise", passive_deletes=True
+    )
+
+    __mapper_args__ = {"eager_defaults": True}  # created_at known after the insert
     __table_args__ = (
         sa.Index(
             "ix_webhook_deliveries_due",

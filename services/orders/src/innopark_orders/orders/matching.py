@@ -16,14 +16,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .config import OrdersSettings
-from .models import KnownResident, Order, OrderMatch, known_parks
+from ..config import OrdersSettings
+from ..models import Order, OrderMatch, known_parks
+from ..residents import TEXT_CONFIG
 
-TEXT_CONFIG = "english"
 MAX_QUERY_LEXEMES = 64
 
 
-@dataclass
+@dataclass(frozen=True)
 class Match:
     target_kind: str
     target_id: uuid.UUID
@@ -228,13 +228,3 @@ async def match_order(
     if rows:
         await session.execute(sa.insert(OrderMatch), rows)
     return parks, residents
-
-
-def resident_search_vector(
-    name: str, technologies: list[str], sectors: list[str], description: str | None
-) -> sa.ColumnElement:
-    text = " ".join([name, " ".join(technologies), " ".join(sectors), description or ""])
-    return sa.func.to_tsvector(sa.literal_column(f"'{TEXT_CONFIG}'::regconfig"), text)
-
-
-__all__ = ["KnownResident", "Match", "match_order", "resident_search_vector"]

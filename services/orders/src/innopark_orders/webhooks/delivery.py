@@ -1,276 +1,51 @@
-"""Partner webhooks: endpoints, Standard Webhooks signatures, and the persisted delivery
-queue (claimed with SELECT ... FOR UPDATE SKIP LOCKED, so replicas share it and a
-restart loses nothing: a delivery is only marked done after the receiver's 2xx)."""
+"""The webhook delivery queue: rows in `webhook_deliveries`, written in the transaction of
+the change they announce, claimed with SELECT ... FOR UPDATE SKIP LOCKED (so replicas
+share it and a restart loses nothing: a delivery is only marked done after the
+receiver's 2xx), retried with backoff, and the endpoint disabled when it keeps failing."""
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
-import hmac
-import ipaddress
 import json
 import logging
 import random
-import secrets
-import socket
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 import sqlalchemy as sa
 from fastapi import FastAPI
-from innopark_shared.auth import Principal
-from innopark_shared.errors import InvalidTransition, NotFound, Unprocessable
-from innopark_shared.http import check_if_match
-from innopark_shared.pagination import keyset, page
+from innopark_shared.contracts import IntegrationEvent
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .config import OrdersSettings
-from .models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from .schemas import WebhookEndpointCreate, WebhookEndpointUpdate
+from ..config import OrdersSettings
+from ..models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from .schemas import WebhookEventType
+from .signing import sign
+from .targets import check_target
 
 log = logging.getLogger(__name__)
 
 USER_AGENT = "Innopark-Webhooks/1.0"
 
 
-# -- signatures (https://www.standardwebhooks.com) --------------------------------------
-
-
-def new_secret() -> str:
-    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
-
-
-def sign(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
-    key = base64.b64decode(secret.removeprefix("whsec_"))
-    signed = f"{message_id}.{timestamp}.".encode() + body
-    return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
-
-
-# -- SSRF guard -------------------------------------------------------------------------
-
-
-def _forbidden_address(address: str) -> bool:
-    ip = ipaddress.ip_address(address)
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
-    return not ip.is_global or ip.is_multicast
-
-
-def check_url_syntax(url: str, *, allow_private: bool) -> None:
-    """Refuse, at registration, URLs that name a private address or localhost outright."""
-    host = (urlsplit(url).hostname or "").strip("[]").lower()
-    if not host:
-        raise _bad_url("URL has no host")
-    if allow_private:
-        return
-    if host == "localhost" or host.endswith(".localhost") or host.endswith(".internal"):
-        raise _bad_url("Webhook URLs must not point at private or loopback addresses")
-    try:
-        if _forbidden_address(host):
-            raise _bad_url("Webhook URLs must not point at private or loopback addresses")
-    except ValueError:
-        pass  # a name: resolved and checked again at every delivery
-
-
-async def check_target(url: str, *, allow_private: bool) -> None:
-    """At delivery: every address the name resolves to must be public (DNS rebinding)."""
-    if allow_private:
-        return
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    for info in infos:
-        if _forbidden_address(info[4][0]):
-            raise PermissionError(f"{host} resolves to a non-public address")
-
-
-def _bad_url(message: str) -> Unprocessable:
-    return Unprocessable(
-        message,
-        errors=[
-            {"field": "url", "location": ["body", "url"], "message": message, "type": "value_error"}
-        ],
-    )
-
-
-# -- endpoints --------------------------------------------------------------------------
-
-
-def _scope(stmt: sa.Select, principal: Principal) -> sa.Select:
-    if principal.is_operator:
-        return stmt
-    return stmt.where(WebhookEndpoint.partner_id == principal.partner_id)
-
-
-async def create_endpoint(
-    *,
-    session: AsyncSession,
-    principal: Principal,
-    data: WebhookEndpointCreate,
-    settings: OrdersSettings,
-) -> WebhookEndpoint:
-    check_url_syntax(str(data.url), allow_private=settings.webhook_allow_private_targets)
-    endpoint = WebhookEndpoint(
-        id=uuid.uuid4(),
-        partner_id=principal.partner_id,
-        url=str(data.url),
-        description=data.description,
-        secret=new_secret(),
-        event_types=[str(t) for t in data.event_types],
-        enabled=True,
-        consecutive_failures=0,
-        version=1,
-    )
-    session.add(endpoint)
-    await session.flush()
-    await session.refresh(endpoint)
-    return endpoint
-
-
-async def get_endpoint(
-    *, session: AsyncSession, principal: Principal, endpoint_id: uuid.UUID, for_update: bool = False
-) -> WebhookEndpoint:
-    stmt = _scope(sa.select(WebhookEndpoint).where(WebhookEndpoint.id == endpoint_id), principal)
-    if for_update:
-        stmt = stmt.with_for_update()
-    endpoint = (await session.execute(stmt)).scalar_one_or_none()
-    if endpoint is None:
-        raise NotFound("No such webhook endpoint")
-    return endpoint
-
-
-async def list_endpoints(
-    *, session: AsyncSession, principal: Principal, cursor: str | None, limit: int
-) -> tuple[list[WebhookEndpoint], str | None]:
-    stmt = keyset(
-        _scope(sa.select(WebhookEndpoint), principal),
-        [WebhookEndpoint.created_at, WebhookEndpoint.id],
-        cursor,
-        limit,
-        descending=True,
-    )
-    rows = (await session.execute(stmt)).scalars().all()
-    return page(rows, limit, lambda e: (e.created_at, e.id))
-
-
-async def update_endpoint(
-    *,
-    session: AsyncSession,
-    principal: Principal,
-    endpoint_id: uuid.UUID,
-    data: WebhookEndpointUpdate,
-    if_match: str | None,
-    settings: OrdersSettings,
-) -> WebhookEndpoint:
-    endpoint = await get_endpoint(
-        session=session, principal=principal, endpoint_id=endpoint_id, for_update=True
-    )
-    check_if_match(if_match, endpoint.id, endpoint.version)
-    changes = data.model_dump(exclude_unset=True)
-    if "url" in changes and changes["url"] is not None:
-        check_url_syntax(str(data.url), allow_private=settings.webhook_allow_private_targets)
-        endpoint.url = str(data.url)
-    if "description" in changes:
-        endpoint.description = data.description
-    if changes.get("event_types") is not None:
-        endpoint.event_types = [str(t) for t in data.event_types or []]
-    if changes.get("enabled") is True and not endpoint.enabled:
-        endpoint.enabled, endpoint.disabled_reason, endpoint.disabled_at = True, None, None
-        endpoint.consecutive_failures = 0
-    elif changes.get("enabled") is False and endpoint.enabled:
-        endpoint.enabled = False
-        endpoint.disabled_reason = "Disabled by the partner"
-        endpoint.disabled_at = datetime.now(UTC)
-    endpoint.version += 1
-    endpoint.updated_at = datetime.now(UTC)
-    await session.flush()
-    return endpoint
-
-
-async def delete_endpoint(
-    *, session: AsyncSession, principal: Principal, endpoint_id: uuid.UUID
-) -> None:
-    endpoint = await get_endpoint(
-        session=session, principal=principal, endpoint_id=endpoint_id, for_update=True
-    )
-    await session.delete(endpoint)
-    await session.flush()
-
-
-async def list_deliveries(
-    *,
-    session: AsyncSession,
-    principal: Principal,
-    endpoint_id: uuid.UUID,
-    cursor: str | None,
-    limit: int,
-    status: str | None = None,
-) -> tuple[list[tuple[WebhookDelivery, list[WebhookAttempt]]], str | None]:
-    await get_endpoint(session=session, principal=principal, endpoint_id=endpoint_id)
-    stmt = sa.select(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint_id)
-    if status:
-        stmt = stmt.where(WebhookDelivery.status == status)
-    stmt = keyset(
-        stmt, [WebhookDelivery.created_at, WebhookDelivery.id], cursor, limit, descending=True
-    )
-    rows = (await session.execute(stmt)).scalars().all()
-    items, next_cursor = page(rows, limit, lambda d: (d.created_at, d.id))
-    attempts: dict[uuid.UUID, list[WebhookAttempt]] = {d.id: [] for d in items}
-    if items:
-        for attempt in (
-            await session.execute(
-                sa.select(WebhookAttempt)
-                .where(WebhookAttempt.delivery_id.in_(list(attempts)))
-                .order_by(WebhookAttempt.attempt)
-            )
-        ).scalars():
-            attempts[attempt.delivery_id].append(attempt)
-    return [(d, attempts[d.id]) for d in items], next_cursor
-
-
-async def redeliver(
-    *, session: AsyncSession, principal: Principal, endpoint_id: uuid.UUID, delivery_id: uuid.UUID
-) -> WebhookDelivery:
-    """Queue the same message (same `webhook-id`) again as a new delivery."""
-    endpoint = await get_endpoint(session=session, principal=principal, endpoint_id=endpoint_id)
-    original = (
-        await session.execute(
-            sa.select(WebhookDelivery).where(
-                WebhookDelivery.id == delivery_id, WebhookDelivery.endpoint_id == endpoint.id
-            )
-        )
-    ).scalar_one_or_none()
-    if original is None:
-        raise NotFound("No such delivery")
-    if not endpoint.enabled:
-        raise InvalidTransition(
-            "The endpoint is disabled; enable it before redelivering",
-            disabled_reason=endpoint.disabled_reason,
-        )
-    copy = WebhookDelivery(
-        id=uuid.uuid4(),
-        endpoint_id=endpoint.id,
-        partner_id=endpoint.partner_id,
-        message_id=original.message_id,
-        event_type=original.event_type,
-        payload=original.payload,
-        status="pending",
-        attempts=0,
-        next_attempt_at=datetime.now(UTC),
-    )
-    session.add(copy)
-    await session.flush()
-    await session.refresh(copy)
-    return copy
-
-
 # -- enqueueing (inside the transaction of the change) -----------------------------------
+
+
+async def notify_partner(
+    session: AsyncSession,
+    event: IntegrationEvent,
+    *,
+    partner_id: uuid.UUID,
+    event_type: WebhookEventType,
+) -> int:
+    """Queue `event` for the partner's enabled endpoints that want `event_type` (with the
+    partner named, even for a confidential order: it is the partner's own)."""
+    data = event.model_dump(mode="json")
+    data["partner_id"] = str(partner_id)
+    return await enqueue(session, partner_id=partner_id, event_type=event_type.value, data=data)
 
 
 async def enqueue(
@@ -284,7 +59,7 @@ async def enqueue(
                     WebhookEndpoint.enabled.is_(True),
                     sa.or_(
                         sa.func.cardinality(WebhookEndpoint.event_types) == 0,
-                        WebhookEndpoint.event_types.any(event_type),
+                        sa.literal(event_type) == sa.any_(WebhookEndpoint.event_types),
                     ),
                 )
             )
@@ -529,5 +304,4 @@ async def _record(
     if reason:
         endpoint.enabled, endpoint.disabled_reason = False, reason
         endpoint.disabled_at = datetime.now(UTC)
-        endpoint.version += 1
         log.warning("webhook endpoint %s disabled: %s", endpoint.id, reason)

@@ -1,0 +1,1 @@
+"""Partner corporations: the transnational companies that post technology orders."""

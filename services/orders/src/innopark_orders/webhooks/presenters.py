@@ -1,0 +1,39 @@
+"""Webhook endpoints and deliveries as the API shows them (the secret only once)."""
+
+from __future__ import annotations
+
+from ..models import WebhookDelivery, WebhookEndpoint
+from .schemas import (
+    WebhookAttemptRead,
+    WebhookDeliveryRead,
+    WebhookEndpointCreated,
+    WebhookEndpointRead,
+)
+
+
+def present_endpoint(endpoint: WebhookEndpoint) -> WebhookEndpointRead:
+    return WebhookEndpointRead.model_validate(endpoint)
+
+
+def present_created_endpoint(endpoint: WebhookEndpoint) -> WebhookEndpointCreated:
+    """The answer to the registration: the only one that shows the signing secret."""
+    return WebhookEndpointCreated.model_validate(endpoint)
+
+
+def present_delivery(delivery: WebhookDelivery) -> WebhookDeliveryRead:
+    return WebhookDeliveryRead(
+        id=delivery.id,
+        endpoint_id=delivery.endpoint_id,
+        message_id=delivery.message_id,
+        event_type=delivery.event_type,
+        status=delivery.status,
+        attempts=delivery.attempts,
+        next_attempt_at=delivery.next_attempt_at,
+        last_attempt_at=delivery.last_attempt_at,
+        last_status_code=delivery.last_status_code,
+        last_error=delivery.last_error,
+        created_at=delivery.created_at,
+        succeeded_at=delivery.succeeded_at,
+        attempt_log=[WebhookAttemptRead.model_validate(a) for a in delivery.attempt_log],
+        payload=delivery.payload,
+    )
