@@ -71,18 +71,22 @@ def _taken(legal_id: str | None, **extensions: str) -> Conflict:
     )
 
 
-async def _flush_unique_legal_id(session: AsyncSession, resident: Resident) -> None:
-    if resident.legal_id:
-        with session.no_autoflush:
-            taken = await session.scalar(
-                sa.select(Resident.id).where(
-                    Resident.legal_id == resident.legal_id, Resident.id != resident.id
-                )
+async def _refuse_a_taken_legal_id(session: AsyncSession, resident: Resident) -> None:
+    if not resident.legal_id:
+        return
+    with session.no_autoflush:
+        taken = await session.scalar(
+            sa.select(Resident.id).where(
+                Resident.legal_id == resident.legal_id, Resident.id != resident.id
             )
-        if taken:
-            raise _taken(resident.legal_id, resident_id=str(taken))
+        )
+    if taken:
+        raise _taken(resident.legal_id, resident_id=str(taken))
+
+
+async def _flush(session: AsyncSession, resident: Resident) -> None:
     try:
-        await session.flush()
+        await session.flush()  # a lost race on a PATCH: StaleDataError, answered 409
     except IntegrityError as exc:  # a concurrent admission with the same identifier
         raise _taken(resident.legal_id) from exc
 
@@ -96,8 +100,9 @@ async def admit_resident(
     values["admitted_on"] = values["admitted_on"] or date.today()
     resident = Resident(id=uuid4(), park_id=park.id, status="active", **values)
     _derive(resident)
+    await _refuse_a_taken_legal_id(session, resident)
     session.add(resident)
-    await _flush_unique_legal_id(session, resident)
+    await _flush(session, resident)
     await session.refresh(resident)
     await outbox.add(session, resident_state(resident))
     return resident
@@ -133,7 +138,8 @@ async def update_resident(
     for field, value in changes.items():
         setattr(resident, field, value)
     _derive(resident)
-    await _flush_unique_legal_id(session, resident)  # a lost race: StaleDataError, a 409
+    await _refuse_a_taken_legal_id(session, resident)
+    await _flush(session, resident)
     await session.refresh(resident)
     await outbox.add(session, resident_state(resident, ResidentUpdatedV1))
     return resident
