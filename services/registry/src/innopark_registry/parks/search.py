@@ -23,7 +23,9 @@ async def plan_search_with_its_words(session: AsyncSession) -> None:
 def tsquery(q: str) -> sa.ColumnElement[Any]:
     """Stemmed query (Russian stemmer for Cyrillic words, English for Latin ones) OR'ed
     with the query's transliterations matched against the names' exact spellings."""
-    query = sa.func.websearch_to_tsquery(sa.literal_column("'russian'::regconfig"), q)
+    query: sa.ColumnElement[Any] = sa.func.websearch_to_tsquery(
+        sa.literal_column("'russian'::regconfig"), q
+    )
     for spelled in transliterations(q):
         query = query.op("||")(
             sa.func.websearch_to_tsquery(sa.literal_column("'simple'::regconfig"), spelled)
