@@ -1,10 +1,18 @@
-"""The registry runs once per test session as a real process (real PostgreSQL and broker)."""
+"""The contract tier runs the registry once per test session as a real process (real
+PostgreSQL and broker); the unit tier (`unit/`) calls the packages in-process on a
+migrated database, each test in a transaction rolled back after it."""
 
 from __future__ import annotations
 
 import uuid
 
+import pytest
 import pytest_asyncio
+
+
+@pytest.fixture(scope="session")
+def service_name():
+    return "registry"
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")

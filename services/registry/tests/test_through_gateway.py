@@ -14,6 +14,7 @@ from innopark_shared.testing import PLATFORM_ADMIN_EMAIL, PLATFORM_ADMIN_PASSWOR
 
 pytestmark = pytest.mark.e2e
 
+
 def _park(**overrides) -> dict:
     body = {
         "name": "Park " + uuid.uuid4().hex[:6],

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from innopark_shared.consumer import HandlerContext, Subscriptions
-from innopark_shared.contracts import IntegrationEvent
 from innopark_shared.contracts.accreditation import (
     CertificateAmendedV1,
     CertificateExpiredV1,
@@ -14,30 +13,37 @@ from innopark_shared.contracts.accreditation import (
     CertificateSuspendedV1,
 )
 from innopark_shared.contracts.registry import (
-    AGREEMENTS_TOPIC,
-    CLUSTERS_TOPIC,
-    KPI_REPORTS_TOPIC,
-    PARKS_TOPIC,
-    RESIDENTS_TOPIC,
+    AgreementRecordedV1,
+    AgreementUpdatedV1,
+    ClusterCreatedV1,
+    ClusterUpdatedV1,
+    KpiReportFiledV1,
+    ParkCreatedV1,
+    ParkRemovedV1,
+    ParkUpdatedV1,
+    ResidentAdmittedV1,
+    ResidentLeftV1,
+    ResidentUpdatedV1,
 )
-from innopark_shared.outbox import add_event, event_source
-from sqlalchemy.ext.asyncio import AsyncSession
+from innopark_shared.outbox import topics_of
 
-from .models import metadata
+from .parks.accreditation import apply_certificate
 
-# parks: ParkCreatedV1 / ParkUpdatedV1 / ParkRemovedV1
-# residents: ResidentAdmittedV1 / ResidentUpdatedV1 / ResidentLeftV1
-# clusters: ClusterCreatedV1 / ClusterUpdatedV1
-# agreements: AgreementRecordedV1 / AgreementUpdatedV1
-# kpi-reports: KpiReportFiledV1
-PUBLISHES = [PARKS_TOPIC, RESIDENTS_TOPIC, CLUSTERS_TOPIC, AGREEMENTS_TOPIC, KPI_REPORTS_TOPIC]
-SOURCE = event_source("registry")
+PUBLISHES = topics_of(
+    ParkCreatedV1,
+    ParkUpdatedV1,
+    ParkRemovedV1,
+    ResidentAdmittedV1,
+    ResidentUpdatedV1,
+    ResidentLeftV1,
+    ClusterCreatedV1,
+    ClusterUpdatedV1,
+    AgreementRecordedV1,
+    AgreementUpdatedV1,
+    KpiReportFiledV1,
+)
 
 subscriptions = Subscriptions()
-
-
-async def publish(session: AsyncSession, event: IntegrationEvent) -> None:
-    await add_event(session, metadata, event, source=SOURCE)
 
 
 # Each park shows its current accreditation; every certificate event carries the
@@ -50,6 +56,4 @@ async def publish(session: AsyncSession, event: IntegrationEvent) -> None:
 @subscriptions.on(CertificateReinstatedV1)
 @subscriptions.on(CertificateAmendedV1)
 async def on_certificate_changed(event: CertificateGrantedV1, ctx: HandlerContext) -> None:
-    from .service import apply_certificate  # service imports publish() from here
-
     await apply_certificate(session=ctx.session, event=event)

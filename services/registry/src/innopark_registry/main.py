@@ -3,22 +3,22 @@
 from fastapi import FastAPI
 from innopark_shared.web import create_service_app
 
-from .api import router
-from .config import get_settings
+from .api import routers
+from .config import RegistrySettings, get_settings
 from .events import PUBLISHES, subscriptions
 from .models import metadata
 
 
-def create_app() -> FastAPI:
+def create_app(settings: RegistrySettings | None = None) -> FastAPI:
     return create_service_app(
-        settings=get_settings(),
+        settings=settings or get_settings(),
         metadata=metadata,
         title="Innopark Registry",
         description=(
             "Parks and other infrastructure objects, residents, clusters, cooperation "
             "agreements, KPI reports and association-wide statistics."
         ),
-        routers=[router],
+        routers=routers,
         subscriptions=subscriptions,
         publishes=PUBLISHES,
     )

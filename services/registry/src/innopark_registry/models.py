@@ -1,5 +1,5 @@
 """Registry tables, in the `registry` schema (the migrations are the source of truth for
-indexes, the search vectors and the change-feed trigger)."""
+indexes, the search vectors and the change-feed trigger), and the registry's outbox."""
 
 from __future__ import annotations
 
@@ -9,12 +9,15 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from innopark_shared.db import service_metadata
+from innopark_shared.db import Versioned, service_metadata
+from innopark_shared.outbox import Outbox
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 SCHEMA = "registry"
 metadata = service_metadata(SCHEMA)
+# Domain code records its events here, in the caller's transaction.
+outbox = Outbox(metadata, service="registry")
 
 
 class Base(DeclarativeBase):
@@ -30,7 +33,7 @@ def _timestamps() -> tuple[Any, Any]:
     )
 
 
-class Park(Base):
+class Park(Versioned, Base):
     __tablename__ = "parks"
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
@@ -78,15 +81,12 @@ class Park(Base):
         TSVECTOR, sa.Computed("search_vector", persisted=True), deferred=True
     )
 
-    version: Mapped[int] = mapped_column(sa.Integer, default=1)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     created_at, updated_at = _timestamps()
 
-    __mapper_args__ = {"version_id_col": version, "eager_defaults": True}
 
-
-class Resident(Base):
+class Resident(Versioned, Base):
     __tablename__ = "residents"
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
@@ -114,15 +114,12 @@ class Resident(Base):
     search_vector: Mapped[Any] = mapped_column(
         TSVECTOR, sa.Computed("search_vector", persisted=True), deferred=True
     )
-    version: Mapped[int] = mapped_column(sa.Integer, default=1)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     created_at, updated_at = _timestamps()
 
-    __mapper_args__ = {"version_id_col": version, "eager_defaults": True}
 
-
-class Cluster(Base):
+class Cluster(Versioned, Base):
     __tablename__ = "clusters"
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
@@ -136,15 +133,12 @@ class Cluster(Base):
     )
     specializations: Mapped[list[str]] = mapped_column(ARRAY(sa.String(100)), default=list)
     members: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
-    version: Mapped[int] = mapped_column(sa.Integer, default=1)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     created_at, updated_at = _timestamps()
 
-    __mapper_args__ = {"version_id_col": version, "eager_defaults": True}
 
-
-class Agreement(Base):
+class Agreement(Versioned, Base):
     __tablename__ = "agreements"
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
@@ -155,15 +149,12 @@ class Agreement(Base):
     signed_on: Mapped[date | None] = mapped_column(sa.Date)
     signed_at: Mapped[str | None] = mapped_column(sa.String(300))
     scope: Mapped[str | None] = mapped_column(sa.Text)
-    version: Mapped[int] = mapped_column(sa.Integer, default=1)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     created_at, updated_at = _timestamps()
 
-    __mapper_args__ = {"version_id_col": version, "eager_defaults": True}
 
-
-class KpiReport(Base):
+class KpiReport(Versioned, Base):
     __tablename__ = "kpi_reports"
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
@@ -177,9 +168,6 @@ class KpiReport(Base):
     investments_attracted: Mapped[Decimal] = mapped_column(sa.Numeric(20, 2))
     area_occupied: Mapped[Decimal] = mapped_column(sa.Numeric(14, 2))
     currency: Mapped[str] = mapped_column(sa.String(3), default="RUB")
-    version: Mapped[int] = mapped_column(sa.Integer, default=1)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     created_at, updated_at = _timestamps()
-
-    __mapper_args__ = {"version_id_col": version, "eager_defaults": True}

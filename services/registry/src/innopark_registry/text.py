@@ -94,9 +94,3 @@ def search_body(*chunks: str | Iterable[str] | None) -> str:
             continue
         parts.extend([chunk] if isinstance(chunk, str) else list(chunk))
     return "\n".join(parts)
-
-
-def like_pattern(text: str) -> str:
-    """`%text%` for ILIKE, with the LIKE wildcards in `text` escaped."""
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"

@@ -12,9 +12,10 @@ from typing import Any
 from innopark_shared.csvstream import csv_chunks
 from innopark_shared.db import Database
 
-from .models import Park, Resident
-from .schemas import ParkFilters, ResidentFilters, accreditation_of
-from .service import stream_parks, stream_residents
+from ..models import Park
+from .accreditation import current_accreditation
+from .queries import stream_parks
+from .schemas import ParkFilters
 
 CSV_COLUMNS = [
     "id",
@@ -50,7 +51,7 @@ ROWS_PER_CHUNK = 200
 
 
 def _csv_row(park: Park) -> list[Any]:
-    acc = accreditation_of(park)
+    acc = current_accreditation(park)
     return [
         park.id,
         park.name,
@@ -93,61 +94,8 @@ async def parks_csv(database: Database, filters: ParkFilters) -> AsyncIterator[b
         yield chunk
 
 
-RESIDENT_CSV_COLUMNS = [
-    "id",
-    "park_id",
-    "name",
-    "name_en",
-    "legal_id",
-    "stage",
-    "technologies",
-    "sectors",
-    "employees",
-    "products_count",
-    "patents_count",
-    "know_how_count",
-    "website",
-    "contact_email",
-    "admitted_on",
-    "left_on",
-    "status",
-]
-
-
-def _resident_row(r: Resident) -> list[Any]:
-    return [
-        r.id,
-        r.park_id,
-        r.name,
-        r.name_en,
-        r.legal_id,
-        r.stage,
-        ";".join(r.technologies),
-        ";".join(r.sectors),
-        r.employees,
-        r.products_count,
-        r.patents_count,
-        r.know_how_count,
-        r.website,
-        r.contact_email,
-        r.admitted_on,
-        r.left_on,
-        r.status,
-    ]
-
-
-async def residents_csv(database: Database, filters: ResidentFilters) -> AsyncIterator[bytes]:
-    async def rows() -> AsyncIterator[list[Any]]:
-        async with database.transaction() as session:
-            async for resident in stream_residents(session=session, filters=filters):
-                yield _resident_row(resident)
-
-    async for chunk in csv_chunks(RESIDENT_CSV_COLUMNS, rows()):
-        yield chunk
-
-
 def _feature(park: Park) -> dict[str, Any]:
-    acc = accreditation_of(park)
+    acc = current_accreditation(park)
     return {
         "type": "Feature",
         "id": str(park.id),

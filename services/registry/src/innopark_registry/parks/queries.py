@@ -1,0 +1,123 @@
+"""Reading parks: the filtered, sorted, paged list, the full stream behind the exports,
+and the change feed that lets other systems mirror the registry."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from innopark_shared.errors import Unprocessable
+from innopark_shared.pagination import Slice, encode_cursor, paginate
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..models import Park
+from .accreditation import accredited_clause
+from .schemas import ParkFilters, ParkSort
+from .search import matches, plan_search_with_its_words, relevance
+
+
+def park_conditions(filters: ParkFilters) -> list[sa.ColumnElement[bool]]:
+    where: list[sa.ColumnElement[bool]] = [Park.removed_at.is_(None)]
+    if filters.q:
+        where.append(matches(Park.search_vector, filters.q))
+    if filters.kind:
+        where.append(Park.kind.in_([k.value for k in filters.kind]))
+    if filters.region:
+        where.append(Park.region == filters.region)
+    if filters.country:
+        where.append(Park.country == filters.country)
+    if filters.city:
+        where.append(Park.city == filters.city)
+    if filters.specialization:
+        # Any of the asked specialisations (GIN-indexed overlap).
+        where.append(
+            Park.specializations.op("&&")(
+                sa.cast(filters.specialization, Park.specializations.type)
+            )
+        )
+    if filters.accredited is not None:
+        clause = accredited_clause()
+        where.append(clause if filters.accredited else sa.not_(sa.func.coalesce(clause, False)))
+    if filters.membership_status:
+        where.append(Park.membership_status == filters.membership_status.value)
+    if filters.ownership:
+        where.append(Park.ownership == filters.ownership.value)
+    if filters.parent_id:
+        where.append(Park.parent_id == filters.parent_id)
+    return where
+
+
+def _sort_of(filters: ParkFilters, sort: ParkSort | None) -> ParkSort:
+    if sort is None:
+        return ParkSort.RELEVANCE if filters.q else ParkSort.NAME
+    if sort is ParkSort.RELEVANCE and not filters.q:
+        raise Unprocessable.for_field(
+            "sort",
+            "relevance needs q",
+            location="query",
+            detail="Sorting by relevance needs a search query",
+        )
+    return sort
+
+
+async def list_parks(
+    *,
+    session: AsyncSession,
+    filters: ParkFilters,
+    sort: ParkSort | None,
+    limit: int,
+    cursor: str | None,
+) -> Slice[Park]:
+    sort = _sort_of(filters, sort)
+    stmt = sa.select(Park).where(*park_conditions(filters))
+    if filters.q:
+        await plan_search_with_its_words(session)
+    if sort is ParkSort.RELEVANCE:
+        assert filters.q  # _sort_of refuses relevance without a query
+        # Best match first; ties in id order.
+        order_by = [relevance(Park.search_vector, filters.q), Park.id]
+        descending: bool | list[bool] = [True, False]
+    else:
+        column = Park.name if sort in (ParkSort.NAME, ParkSort.NAME_DESC) else Park.created_at
+        order_by = [column, Park.id]
+        descending = sort in (ParkSort.NAME_DESC, ParkSort.CREATED_DESC)
+    return await paginate(
+        session, stmt, order_by=order_by, cursor=cursor, limit=limit, descending=descending
+    )
+
+
+async def stream_parks(
+    *, session: AsyncSession, filters: ParkFilters, chunk: int = 500
+) -> AsyncIterator[Park]:
+    """Every matching park in name order, fetched in chunks by a server-side cursor."""
+    stmt = (
+        sa.select(Park)
+        .where(*park_conditions(filters))
+        .order_by(Park.name, Park.id)
+        .execution_options(yield_per=chunk)
+    )
+    result = await session.stream_scalars(stmt)
+    async for park in result:
+        yield park
+
+
+@dataclass(frozen=True, slots=True)
+class ParkChanges:
+    """A page of the change feed: parks changed or removed, in change order, and the
+    cursor to ask with next time (always given: a mirror keeps polling from it)."""
+
+    parks: list[Park]
+    next_cursor: str
+
+
+async def park_changes(*, session: AsyncSession, since: str | None, limit: int) -> ParkChanges:
+    # Removed parks stay in the feed (as removals), so no `removed_at` filter here.
+    page = await paginate(
+        session, sa.select(Park), order_by=[Park.change_seq], cursor=since, limit=limit
+    )
+    if page.items:
+        next_cursor = encode_cursor(page.items[-1].change_seq)
+    else:  # nothing new: ask from the same position next time
+        next_cursor = since or encode_cursor(0)
+    return ParkChanges(page.items, next_cursor)
