@@ -224,9 +224,9 @@ async def seed(
 
 
 async def run(args: argparse.Namespace) -> None:
-    from innopark_orders import matching
     from innopark_orders.config import OrdersSettings
     from innopark_orders.models import Order, Partner
+    from innopark_orders.orders import matching
     from innopark_shared.db import Database
 
     rng = random.Random(42)

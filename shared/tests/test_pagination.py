@@ -129,3 +129,13 @@ async def test_mixed_directions_walk_every_row_once(infra):
         assert all(len(r) == 2 and isinstance(r.score, float) for r in result.items)
     finally:
         await db.dispose()
+
+
+@pytest.mark.parametrize("forged", ["5", 5.7, True, 10**30, None])
+def test_integer_keys_take_only_the_integers_a_cursor_was_made_of(forged):
+    from innopark_shared.pagination import _parse
+
+    column = sa.column("seq", sa.BigInteger)
+    assert _parse(column, 5) == 5
+    with pytest.raises((ValueError, TypeError)):
+        _parse(column, forged)

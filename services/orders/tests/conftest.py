@@ -75,7 +75,7 @@ async def orders(start_service):
     service = await start_service("orders", **ORDERS_ENV)
     yield service
     # The service's log, for a failed run's post-mortem.
-    Path("/tmp/innopark-orders-test.log").write_text(service.log())  # noqa: ASYNC240
+    Path("/tmp/innopark-orders-test.log").write_text(service.log())
 
 
 @pytest_asyncio.fixture(scope="session")
@@ -269,7 +269,7 @@ def receiver() -> Iterator[Receiver]:
     state = Receiver()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             status = state.status
             with state.lock:

@@ -13,7 +13,7 @@ from innopark_orders.webhooks.schemas import WebhookEndpointCreate
 from innopark_orders.webhooks.targets import check_target, check_url_syntax
 from innopark_shared.devrun.embedded import free_port
 from innopark_shared.errors import Unprocessable
-from innopark_shared.testing import _wait_ready, wait_until
+from innopark_shared.testing import wait_ready, wait_until
 
 
 async def _endpoint(client, partner, url, **extra):
@@ -212,7 +212,7 @@ async def test_queue_survives_a_restart(start_service, token_issuer, receiver, h
     port = free_port()
     service.env = {**service.env, "PORT": str(port)}
     service.url = f"http://127.0.0.1:{port}"
-    with open(service.log_path, "ab") as log_file:  # noqa: ASYNC230
+    with open(service.log_path, "ab") as log_file:
         service.process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -222,7 +222,7 @@ async def test_queue_survives_a_restart(start_service, token_issuer, receiver, h
             stdout=log_file,
             stderr=log_file,
         )
-    await _wait_ready(service.url, service.process)
+    await wait_ready(service.url, service.process)
 
     receiver.status = 200
 

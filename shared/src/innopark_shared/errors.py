@@ -71,19 +71,29 @@ class Unprocessable(DomainError):
 
     @classmethod
     def for_field(
-        cls, field: str, message: str, *, location: str = "body", detail: str | None = None
+        cls,
+        field: str,
+        message: str,
+        *,
+        location: str = "body",
+        kind: str = "value_error",
+        detail: str | None = None,
+        **extensions: Any,
     ) -> Unprocessable:
         """A 422 naming one field, shaped like request validation errors
-        (`location` is where it came from: body, query, path or header)."""
-        return cls.for_fields([field_error(field, message, location=location)], detail=detail)
+        (`location` is where it came from: body, query, path or header; `kind` is the
+        error's `type`; `extensions` are extra members of the problem)."""
+        return cls.for_fields(
+            [field_error(field, message, location=location, kind=kind)], detail=detail, **extensions
+        )
 
     @classmethod
     def for_fields(
-        cls, errors: list[dict[str, Any]], *, detail: str | None = None
+        cls, errors: list[dict[str, Any]], *, detail: str | None = None, **extensions: Any
     ) -> Unprocessable:
         """A 422 naming several fields (each built with `field_error`)."""
         fields = ", ".join(e["field"] for e in errors)
-        return cls(detail or f"Invalid input: {fields}", errors=errors)
+        return cls(detail or f"Invalid input: {fields}", errors=errors, **extensions)
 
 
 def field_error(

@@ -23,6 +23,7 @@ from collections import namedtuple
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Generic, TypeVar
 
 import sqlalchemy as sa
@@ -109,10 +110,27 @@ def _parse(column: sa.ColumnElement, value: Any) -> Any:
         return date.fromisoformat(value)
     if python_type is uuid.UUID:
         return uuid.UUID(value)
-    parsed = python_type(value)
-    if isinstance(parsed, float) and not math.isfinite(parsed):
-        raise ValueError("not a finite number")
-    return parsed
+    # A cursor holds exactly what this collection wrote: no coercion of tampered values.
+    if python_type is int:
+        if not isinstance(value, int) or not -(2**63) <= value < 2**63:
+            raise ValueError("not a 64-bit integer")
+        return value
+    if python_type is float:
+        if not isinstance(value, int | float) or not math.isfinite(value):
+            raise ValueError("not a finite number")
+        return float(value)
+    if python_type is str:
+        if not isinstance(value, str):
+            raise ValueError("not a string")
+        return value
+    if python_type is Decimal:
+        if not isinstance(value, int | float | str):
+            raise ValueError("not a number")
+        amount = Decimal(str(value))
+        if not amount.is_finite():
+            raise ValueError("not a finite number")
+        return amount
+    return python_type(value)
 
 
 def _after(
@@ -159,7 +177,7 @@ async def paginate(
         raw = decode_cursor(cursor, len(columns))
         try:
             values = [_parse(c, v) for c, v in zip(columns, raw, strict=True)]
-        except (ValueError, TypeError, NotImplementedError, OverflowError):
+        except (ValueError, TypeError, NotImplementedError, OverflowError, InvalidOperation):
             raise _bad_cursor() from None
         stmt = stmt.where(_after(columns, values, directions))
     order = [c.desc() if d else c.asc() for c, d in zip(columns, directions, strict=True)]

@@ -53,9 +53,9 @@ def _expires_header(expires_at: datetime) -> dict[str, str]:
 
 
 def _key_error(message: str, kind: str, detail: str) -> Unprocessable:
-    error = Unprocessable.for_field("Idempotency-Key", message, location="header", detail=detail)
-    error.extensions["errors"][0]["type"] = kind
-    return error
+    return Unprocessable.for_field(
+        "Idempotency-Key", message, location="header", kind=kind, detail=detail
+    )
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ MEDIA_TYPES = {ExportFormat.CSV: CSV, ExportFormat.GEOJSON: GEOJSON}
 
 def export_format(
     request: Request,
-    format: ExportFormat | None,  # noqa: A002
+    format: ExportFormat | None,
     *,
     negotiated: tuple[ExportFormat, ...] = (ExportFormat.CSV, ExportFormat.GEOJSON),
 ) -> ExportFormat:

@@ -39,8 +39,6 @@ from .services import (
 from .tokens import TokenIssuer, serve_jwks, tamper, token_issuer
 from .unit import CapturedEvent, CapturedOutbox, db_session, migrated_databases, outbox
 
-_wait_ready = wait_ready  # the name the orders webhook tests import (until they use wait_ready)
-
 __all__ = [
     "PLATFORM_ADMIN_EMAIL",
     "PLATFORM_ADMIN_PASSWORD",

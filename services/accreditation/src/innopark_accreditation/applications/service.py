@@ -295,16 +295,11 @@ async def submit_application(
     assessed = {UUID(str(i["criterion_id"])) for i in app.self_assessment}
     missing = [c.code for c in await criteria_of(session, app.catalogue_id) if c.id not in assessed]
     if missing:
-        raise Unprocessable(
-            "The self-assessment must cover every criterion before submission",
-            errors=[
-                {
-                    "field": "self_assessment",
-                    "location": ["body", "self_assessment"],
-                    "message": f"criteria not assessed: {', '.join(missing)}",
-                    "type": "missing",
-                }
-            ],
+        raise Unprocessable.for_field(
+            "self_assessment",
+            f"criteria not assessed: {', '.join(missing)}",
+            kind="missing",
+            detail="The self-assessment must cover every criterion before submission",
             missing_criteria=missing,
         )
     app.submitted_at = now()

@@ -223,7 +223,7 @@ async def _release(database: Any, ids: list[uuid.UUID]) -> None:
                 .values(next_attempt_at=sa.func.now())
                 .execution_options(synchronize_session=False)
             )
-    except Exception as exc:  # noqa: BLE001 - shutting down; the leases expire anyway
+    except Exception as exc:  # shutting down; the leases expire anyway
         log.warning("releasing webhook leases failed: %s", exc)
 
 
@@ -284,7 +284,7 @@ async def _record(
         return
     schedule = settings.webhook_retry_schedule
     if delivery.attempts < len(schedule):
-        jitter = 1 + random.uniform(-settings.webhook_jitter, settings.webhook_jitter)  # noqa: S311
+        jitter = 1 + random.uniform(-settings.webhook_jitter, settings.webhook_jitter)
         delivery.next_attempt_at = datetime.now(UTC) + timedelta(
             seconds=schedule[delivery.attempts] * jitter
         )

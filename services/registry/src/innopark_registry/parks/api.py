@@ -67,7 +67,7 @@ async def list_parks(
     ] = None,
     limit: LimitQuery = 50,
     cursor: CursorQuery = None,
-    format: ExportFormatQuery = None,  # noqa: A002
+    format: ExportFormatQuery = None,
 ) -> Any:
     chosen = export_format(request, format)
     if chosen is ExportFormat.CSV:

@@ -46,7 +46,7 @@ def _export(
     request: Request,
     database: Database,
     filters: ResidentFilters,
-    format: ExportFormat | None,  # noqa: A002
+    format: ExportFormat | None,
 ) -> StreamingResponse | None:
     """The CSV export when asked for (`?format=csv` or `Accept: text/csv`), else None."""
     chosen = export_format(request, format, negotiated=(ExportFormat.CSV,))
@@ -80,7 +80,7 @@ async def list_park_residents(
     filters: Annotated[ResidentFilters, Query()],
     limit: LimitQuery = 50,
     cursor: CursorQuery = None,
-    format: ExportFormatQuery = None,  # noqa: A002
+    format: ExportFormatQuery = None,
 ) -> Any:
     filters = filters.model_copy(update={"park_id": park_id})
     await get_park(session=session, park_id=park_id)
@@ -105,7 +105,7 @@ async def list_residents(
     filters: Annotated[ResidentFilters, Query()],
     limit: LimitQuery = 50,
     cursor: CursorQuery = None,
-    format: ExportFormatQuery = None,  # noqa: A002
+    format: ExportFormatQuery = None,
 ) -> Any:
     if exported := _export(request, database, filters, format):
         return exported
