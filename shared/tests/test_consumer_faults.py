@@ -169,3 +169,81 @@ async def _count_is(applied, n: int) -> bool:
 
 async def _true(value: bool) -> bool:
     return value
+
+
+async def test_dead_letters_are_recorded_and_replayed_once_the_cause_is_fixed(infra):
+    from innopark_shared.deadletters import (
+        discard_dead_letters,
+        list_dead_letters,
+        replay_dead_letters,
+    )
+
+    url = (await infra.create_database("dead")).replace("postgresql://", "postgresql+asyncpg://")
+    db, metadata, things = await _things_db(url, "dead_t")
+    settings = ServiceSettings(
+        service_name=f"dead-{uuid.uuid4().hex[:6]}",
+        database_url=url,
+        kafka_bootstrap_servers=infra.bootstrap_servers,
+        consumer_max_retries=1,
+        consumer_retry_backoff_seconds=0.01,
+    )
+    subscriptions = Subscriptions()
+    prefix = uuid.uuid4().hex[:8]
+    fixed = False
+
+    @subscriptions.on(ThingHappenedV1)
+    async def on_thing(event: ThingHappenedV1, ctx: HandlerContext) -> None:
+        if not event.name.startswith(prefix):
+            return
+        if event.name.endswith("-poison") and not fixed:
+            raise RuntimeError("cannot apply this one yet")
+        await ctx.session.execute(sa.insert(things).values(id=event.thing_id, name=event.name))
+
+    await ensure_topics(settings, [TOPIC])
+    producer = make_producer(settings)
+    await producer.start()
+    runner = ConsumerRunner(
+        settings=settings, database=db, metadata=metadata, subscriptions=subscriptions
+    )
+    runner.start()
+    key = prefix.encode()
+    try:
+        for name in ("poison", "after"):
+            body, headers = _thing(f"{prefix}-{name}")
+            await producer.send_and_wait(TOPIC, body, key=key, headers=headers)
+        await producer.send_and_wait(TOPIC, b"{not json", key=key, headers=_thing("x")[1])
+
+        async def names() -> list[str]:
+            async with db.transaction() as s:
+                return sorted((await s.execute(sa.select(things.c.name))).scalars())
+
+        async def two_dead() -> bool:
+            return len(await list_dead_letters(db, metadata)) == 2
+
+        assert await wait_until(two_dead, timeout=30)
+        assert await names() == [f"{prefix}-after"]  # the message after the poison applied
+        letters = {row.error.split(":")[0]: row for row in await list_dead_letters(db, metadata)}
+        poison, garbage = letters["RuntimeError"], letters["invalid payload"]
+        assert poison.topic == TOPIC and poison.attempts == 2  # first try + one retry
+        assert poison.event_type == ThingHappenedV1.event_type and poison.offset >= 0
+        assert poison.key == prefix and poison.first_failed_at <= poison.last_failed_at
+        assert garbage.payload == b"{not json"
+        assert runner.dead_letters_by_topic.get(TOPIC, 0) >= 2
+
+        fixed = True  # the cause is fixed; the operator replays
+        outcomes = {
+            o.id: o.result
+            for o in await replay_dead_letters(
+                db, metadata, subscriptions, ids=[poison.id, garbage.id]
+            )
+        }
+        assert outcomes == {poison.id: "applied", garbage.id: "failed"}
+        assert await names() == sorted([f"{prefix}-after", f"{prefix}-poison"])
+        again = await replay_dead_letters(db, metadata, subscriptions, ids=[poison.id])
+        assert again == []  # replayed letters are no longer pending: applied once
+        assert await discard_dead_letters(db, metadata, ids=None) == 1
+        assert await list_dead_letters(db, metadata) == []
+    finally:
+        await runner.stop()
+        await producer.stop()
+        await db.dispose()

@@ -25,70 +25,28 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Collection
-from dataclasses import dataclass
+from collections.abc import Collection
 from datetime import UTC, datetime
-from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from pydantic import ValidationError
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from .contracts import IntegrationEvent
 from .db import Database, inbox_table
+from .deadletters import FailedMessage, pending_by_topic, record_dead_letter
 from .kafka import Envelope, ensure_topics, make_consumer, make_producer
 from .outages import is_transient
 from .settings import ServiceSettings
+from .subscriptions import Handler, HandlerContext, Subscriptions
 
 log = logging.getLogger(__name__)
-
-E = TypeVar("E", bound=IntegrationEvent)
-
-
-@dataclass(frozen=True)
-class HandlerContext:
-    session: AsyncSession  # the handler's transaction; the inbox row is in it too
-    envelope: Envelope
-
-
-Handler = Callable[[Any, HandlerContext], Awaitable[None]]
-
-
-class Subscriptions:
-    """The event types a service handles, and the handler of each."""
-
-    def __init__(self) -> None:
-        self._handlers: dict[str, tuple[type[IntegrationEvent], Handler]] = {}
-
-    def on(self, event_cls: type[E]) -> Callable[[Handler], Handler]:
-        def register(handler: Handler) -> Handler:
-            if event_cls.event_type in self._handlers:
-                raise ValueError(f"{event_cls.event_type} already has a handler")
-            self._handlers[event_cls.event_type] = (event_cls, handler)
-            return handler
-
-        return register
-
-    def get(self, event_type: str) -> tuple[type[IntegrationEvent], Handler] | None:
-        return self._handlers.get(event_type)
-
-    @property
-    def topics(self) -> list[str]:
-        return sorted({cls.topic for cls, _ in self._handlers.values()})
-
-    @property
-    def event_types(self) -> list[str]:
-        return sorted(self._handlers)
-
-    def __bool__(self) -> bool:
-        return bool(self._handlers)
-
 
 # Waiting out an outage: 0.2 s, doubling, at most 5 s between attempts, for as long as it lasts.
 OUTAGE_BACKOFF_SECONDS = 0.2
 OUTAGE_BACKOFF_MAX_SECONDS = 5.0
+DEAD_LETTER_COUNT_SECONDS = 15.0
 
 
 def dead_letter_topic(topic: str, group: str) -> str:
@@ -106,6 +64,7 @@ class ConsumerRunner:
     ) -> None:
         self.settings = settings
         self.database = database
+        self.metadata = metadata
         self.inbox = inbox_table(metadata)
         self.subscriptions = subscriptions
         self.group = settings.group_id
@@ -119,7 +78,11 @@ class ConsumerRunner:
         self.duplicates = 0
         self.dead_lettered = 0
         self.unknown_types: dict[str, int] = {}
+        # Pending dead letters per topic in this service's schema (refreshed periodically,
+        # since an operator may replay or discard them from another process).
+        self.dead_letters_by_topic: dict[str, int] = {}
         self.waiting_out_outage = False  # a transient failure is being retried right now
+        self._counted_at = 0.0
         self.last_error: str | None = None
         self.connected = False
 
@@ -147,6 +110,7 @@ class ConsumerRunner:
                 await self._consumer.start()
                 self.connected = True
                 backoff = 0.5
+                await self._refresh_dead_letter_counts()
                 await self._poll_loop(self._consumer)
             except asyncio.CancelledError:
                 raise
@@ -169,8 +133,17 @@ class ConsumerRunner:
                     pass
         self._consumer = self._producer = None
 
+    async def _refresh_dead_letter_counts(self) -> None:
+        try:
+            self.dead_letters_by_topic = await pending_by_topic(self.database, self.metadata)
+        except Exception as exc:  # a gauge must not stop consumption
+            log.debug("consumer %s: dead-letter count unavailable: %s", self.group, exc)
+        self._counted_at = time.monotonic()
+
     async def _poll_loop(self, consumer: AIOKafkaConsumer) -> None:
         while not self._stopping.is_set():
+            if time.monotonic() - self._counted_at > DEAD_LETTER_COUNT_SECONDS:
+                await self._refresh_dead_letter_counts()
             batch = await consumer.getmany(timeout_ms=500)
             for tp, records in batch.items():
                 seen = await self._already_processed(records)
@@ -238,7 +211,9 @@ class ConsumerRunner:
                     log.exception(
                         "consumer %s: %s failed %d times", self.group, envelope.id, failures
                     )
-                    await self._dead_letter(record, f"{type(exc).__name__}: {exc}", envelope)
+                    await self._dead_letter(
+                        record, f"{type(exc).__name__}: {exc}", envelope, attempts=failures
+                    )
                     return
                 log.warning(
                     "consumer %s: %s failed (%s), retry %d", self.group, envelope.id, exc, failures
@@ -311,9 +286,31 @@ class ConsumerRunner:
             return True
 
     async def _dead_letter(
-        self, record: ConsumerRecord, error: str, envelope: Envelope | None = None
+        self,
+        record: ConsumerRecord,
+        error: str,
+        envelope: Envelope | None = None,
+        *,
+        attempts: int = 1,
     ) -> None:
         assert self._producer is not None
+        # First in our own schema (it survives the broker); if the database is down this
+        # raises, the offset is not committed, and the message comes back.
+        message = FailedMessage(
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            key=record.key,
+            headers=list(record.headers or ()),
+            payload=record.value,
+        )
+        async with self.database.transaction() as session:
+            await record_dead_letter(
+                session, self.metadata, message, error=error, attempts=attempts, envelope=envelope
+            )
+        self.dead_letters_by_topic[record.topic] = (
+            self.dead_letters_by_topic.get(record.topic, 0) + 1
+        )
         topic = dead_letter_topic(record.topic, self.group)
         await ensure_topics(self.settings, [topic])
         headers = list(record.headers or ()) + [

@@ -39,7 +39,7 @@ def service_metadata(schema: str) -> sa.MetaData:
     sa.Table(
         "outbox",
         metadata,
-        sa.Column("id", UUID(as_uuid=True), primary_key=True),  # = CloudEvents id
+        sa.Column("id", UUID(as_uuid=True), nullable=False),  # = CloudEvents id
         sa.Column("seq", sa.BigInteger, sa.Identity(), nullable=False, unique=True),
         sa.Column("topic", sa.String(200), nullable=False),
         sa.Column("key", sa.String(200), nullable=False),
@@ -64,7 +64,50 @@ def service_metadata(schema: str) -> sa.MetaData:
         ),
         sa.Column("event_time", sa.DateTime(timezone=True), nullable=True),
     )
+    sa.Table(
+        "dead_letters",
+        metadata,
+        *dead_letter_columns(),
+        sa.Index(
+            DEAD_LETTERS_PENDING_INDEX, "topic", postgresql_where=sa.text("status = 'pending'")
+        ),
+    )
     return metadata
+
+
+DEAD_LETTERS_PENDING_INDEX = "ix_dead_letters_pending"
+
+
+def dead_letter_columns() -> list[Any]:
+    """A message the consumer gave up on, kept in the consuming service's own schema so it
+    survives a broker that forgets, and can be replayed or discarded by an operator."""
+    return [
+        sa.Column("id", UUID(as_uuid=True), nullable=False),
+        # The CloudEvents id, or topic/partition/offset for a message without one: the
+        # same message failing again updates its row instead of adding one.
+        sa.Column("fingerprint", sa.String(300), nullable=False),
+        sa.Column("topic", sa.String(200), nullable=False),
+        sa.Column("partition", sa.Integer, nullable=False),
+        sa.Column("offset", sa.BigInteger, nullable=False),
+        sa.Column("key", sa.Text, nullable=True),
+        sa.Column("headers", JSONB, nullable=False),  # [[name, value], ...] as text
+        sa.Column("payload", sa.LargeBinary, nullable=True),
+        sa.Column("event_id", sa.String(200), nullable=True),
+        sa.Column("event_type", sa.String(200), nullable=True),
+        sa.Column("error", sa.Text, nullable=False),
+        sa.Column("attempts", sa.Integer, nullable=False),
+        sa.Column("first_failed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_failed_at", sa.DateTime(timezone=True), nullable=False),
+        # pending -> replayed | discarded
+        sa.Column("status", sa.String(20), nullable=False, server_default="pending"),
+        sa.Column("resolved_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id", name="pk_dead_letters"),
+        sa.UniqueConstraint("fingerprint", name="uq_dead_letters_fingerprint"),
+    ]
+
+
+def dead_letters_table(metadata: sa.MetaData) -> sa.Table:
+    return metadata.tables[f"{metadata.schema}.dead_letters"]
 
 
 def outbox_table(metadata: sa.MetaData) -> sa.Table:

@@ -98,6 +98,14 @@ class MessagingCollector(Collector):
             for event_type, count in sorted(consumer.unknown_types.items()):
                 unknown.add_metric([*labels, event_type], count)
             yield unknown
+            dead = GaugeMetricFamily(
+                "innopark_dead_letters",
+                "Pending dead letters recorded in this service's schema, by topic",
+                labels=["service", "topic"],
+            )
+            for topic, count in sorted(consumer.dead_letters_by_topic.items()):
+                dead.add_metric([*labels, topic], count)
+            yield dead
             outage = GaugeMetricFamily(
                 "innopark_consumer_waiting_out_outage",
                 "1 while the consumer retries a transient failure (database or broker down)",

@@ -116,3 +116,18 @@ def create_messaging_tables(op, schema: str) -> None:
         sa.PrimaryKeyConstraint("event_id", name="pk_inbox"),
         schema=schema,
     )
+
+
+def create_dead_letters_table(op: Any, schema: str) -> None:  # op: alembic's proxy
+    """The dead-letter record table (`innopark_shared.db.dead_letter_columns`), for the
+    migration that adds it to a service."""
+    from .db import DEAD_LETTERS_PENDING_INDEX, dead_letter_columns
+
+    op.create_table("dead_letters", *dead_letter_columns(), schema=schema)
+    op.create_index(
+        DEAD_LETTERS_PENDING_INDEX,
+        "dead_letters",
+        ["topic"],
+        schema=schema,
+        postgresql_where=sa.text("status = 'pending'"),
+    )

@@ -1,5 +1,9 @@
 """Supervises the whole platform as separate processes, like `restart: unless-stopped`.
 
+Every child is watched: a service, the gateway, and also the embedded PostgreSQL and
+broker are started again when they die. Services reconnect by themselves (the relay
+notices a broker that came back empty and replays its retained window).
+
 Start order: database, broker, migrations, the four services, the gateway. Stop order
 (Ctrl+C / SIGTERM) is the reverse of what could lose work in flight: gateway first (no
 new requests), then services (each flushes its outbox and stops its consumer), then the
@@ -14,6 +18,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -153,6 +158,8 @@ class Platform:
         self.broker: EmbeddedBroker | None = None
         self.processes: list[ManagedProcess] = []
         self._color = 0
+        self._stopping = False
+        self._watchers: list[asyncio.Task[None]] = []
 
     def _prefix(self, name: str) -> str:
         label = f"{name:>13} |"
@@ -236,7 +243,48 @@ class Platform:
         for process in self.processes:
             await process.spawn()
             process.supervise()
+        if self.postgres:
+            self._watchers.append(asyncio.create_task(self._keep_postgres()))
+        if self.broker:
+            self._watchers.append(asyncio.create_task(self._keep_broker()))
         await self.wait_healthy()
+
+    async def _keep_postgres(self) -> None:
+        """Start the embedded PostgreSQL again (same data, same port) when it dies."""
+        assert self.postgres is not None
+        while not self._stopping:
+            assert self.postgres.proc is not None
+            code = await self.postgres.proc.wait()
+            if self._stopping:
+                return
+            self.say(f"PostgreSQL exited with {code}; restarting it")
+            await self._restart_until_up(self.postgres.start, "PostgreSQL")
+
+    async def _keep_broker(self) -> None:
+        """Start the embedded broker again when it dies. It comes back empty: the relays
+        notice and replay what their outboxes retain."""
+        assert self.broker is not None
+        while not self._stopping:
+            assert self.broker.proc is not None
+            code = await self.broker.proc.wait()
+            if self._stopping:
+                return
+            self.say(f"broker exited with {code}; restarting it (empty: outboxes replay)")
+            await self._restart_until_up(self.broker.start, "broker")
+            assert self.broker.proc is not None
+            (self.data_dir / "run" / "broker.pid").write_text(str(self.broker.proc.pid))
+
+    async def _restart_until_up(self, start: Callable[[], Awaitable[None]], what: str) -> None:
+        backoff = 0.5
+        while not self._stopping:
+            try:
+                await start()
+                self.say(f"{what} is back")
+                return
+            except Exception as exc:
+                self.say(f"{what} did not start ({exc}); retrying in {backoff:.1f}s")
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
 
     async def _reap_orphans(self) -> None:
         """Stop processes a killed runner left behind (their pid files are still here)."""
@@ -316,6 +364,10 @@ class Platform:
 
     async def stop(self) -> None:
         self.say("stopping: gateway, services, broker, database")
+        self._stopping = True
+        for watcher in self._watchers:
+            watcher.cancel()
+        await asyncio.gather(*self._watchers, return_exceptions=True)
         by_name = {p.name: p for p in self.processes}
         if "gateway" in by_name:
             await by_name["gateway"].stop()

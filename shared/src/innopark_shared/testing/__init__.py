@@ -27,6 +27,7 @@ from .platform import (
     SERVICE_NAMES,
     Platform,
     platform,
+    running_platform,
 )
 from .services import (
     RunningService,
@@ -57,6 +58,7 @@ __all__ = [
     "outbox",
     "platform",
     "run_command",
+    "running_platform",
     "serve_jwks",
     "start_service",
     "tamper",

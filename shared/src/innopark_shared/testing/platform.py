@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
 import shutil
@@ -102,8 +103,10 @@ def _free_port_block(size: int) -> int:
     raise RuntimeError("no block of free ports")
 
 
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def platform() -> AsyncIterator[Platform]:
+@contextlib.asynccontextmanager
+async def running_platform(**extra_env: str) -> AsyncIterator[Platform]:
+    """`innopark-dev up` in a subprocess on free ports and a private data folder, until
+    the block ends (then Ctrl+C, as a developer would stop it)."""
     # Not under pytest's temp root: pytest keeps that 0700, and PostgreSQL runs as its own
     # system user when the tests run as root.
     workdir = Path(tempfile.mkdtemp(prefix="innopark-platform-"))
@@ -123,6 +126,7 @@ async def platform() -> AsyncIterator[Platform]:
         # Every request of the suite comes from 127.0.0.1; keep the per-IP bucket away.
         "RATE_LIMIT_PER_MINUTE": "100000",
         "RATE_LIMIT_BURST": "10000",
+        **extra_env,
     }
     env.pop("DATABASE_URL", None)
     env.pop("KAFKA_BOOTSTRAP_SERVERS", None)
@@ -162,3 +166,10 @@ async def platform() -> AsyncIterator[Platform]:
                 process.kill()
         log.close()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def platform() -> AsyncIterator[Platform]:
+    """One platform shared by every through-gateway test of the session."""
+    async with running_platform() as running:
+        yield running

@@ -1,0 +1,54 @@
+"""What a service listens to: `Subscriptions` (event type -> handler) and what a handler
+gets (`HandlerContext`). Declared in each service's `events.py`; run by the consumer."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .contracts import IntegrationEvent
+from .kafka import Envelope
+
+E = TypeVar("E", bound=IntegrationEvent)
+
+
+@dataclass(frozen=True)
+class HandlerContext:
+    session: AsyncSession  # the handler's transaction; the inbox row is in it too
+    envelope: Envelope
+
+
+Handler = Callable[[Any, HandlerContext], Awaitable[None]]
+
+
+class Subscriptions:
+    """The event types a service handles, and the handler of each."""
+
+    def __init__(self) -> None:
+        self._handlers: dict[str, tuple[type[IntegrationEvent], Handler]] = {}
+
+    def on(self, event_cls: type[E]) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            if event_cls.event_type in self._handlers:
+                raise ValueError(f"{event_cls.event_type} already has a handler")
+            self._handlers[event_cls.event_type] = (event_cls, handler)
+            return handler
+
+        return register
+
+    def get(self, event_type: str) -> tuple[type[IntegrationEvent], Handler] | None:
+        return self._handlers.get(event_type)
+
+    @property
+    def topics(self) -> list[str]:
+        return sorted({cls.topic for cls, _ in self._handlers.values()})
+
+    @property
+    def event_types(self) -> list[str]:
+        return sorted(self._handlers)
+
+    def __bool__(self) -> bool:
+        return bool(self._handlers)
