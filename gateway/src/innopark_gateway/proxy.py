@@ -313,11 +313,13 @@ class ProxyMiddleware:
             except aiohttp.ServerDisconnectedError:
                 if attempt + 1 < attempts:
                     continue
-                error = problem(
-                    502,
-                    slug="bad-gateway",
-                    instance=path,
-                    detail=f"The {owner} service closed the connection",
+                # The upstream died under the request (crash, restart): an outage, so a
+                # 503 with Retry-After. A write may or may not have been applied.
+                error = self._unavailable(
+                    owner,
+                    path,
+                    "closed the connection before answering"
+                    + ("" if method in IDEMPOTENT else " (the change may have been applied)"),
                 )
             except aiohttp.ConnectionTimeoutError:
                 error = self._unavailable(
@@ -339,12 +341,7 @@ class ProxyMiddleware:
                 if upload.client_gone:
                     return
                 log.warning("proxying to %s failed: %r", owner, exc)
-                error = problem(
-                    502,
-                    slug="bad-gateway",
-                    instance=path,
-                    detail=f"The {owner} service could not be reached",
-                )
+                error = self._unavailable(owner, path, "could not be reached")
             await error(scope, receive, send)
             return
 
