@@ -92,6 +92,9 @@ async def _check_host_park(
 
 # -- create, read, change ------------------------------------------------------------
 
+# The fields a change is checked against, taken together.
+_CHECKED = ("starts_at", "ends_at", "registration_opens_at", "registration_closes_at")
+
 
 async def create_event(*, session: AsyncSession, principal: Principal, data: EventCreate) -> Event:
     """A draft; a host park lends its city and country when the event gives none."""
@@ -130,25 +133,25 @@ async def update_event(
     changes = data.changes()
     if "host_park_id" in changes and changes["host_park_id"] != event.host_park_id:
         await _check_host_park(session, principal, changes["host_park_id"])
-    for field, value in changes.items():
-        setattr(event, field, value)
-    if event.ends_at <= event.starts_at:
+    # Check the event as it would be before changing the row: a refused change leaves
+    # nothing behind in the session.
+    after = {name: changes.get(name, getattr(event, name)) for name in _CHECKED}
+    if after["ends_at"] <= after["starts_at"]:
         raise Unprocessable.for_field("ends_at", "ends_at must be after starts_at")
-    if (
-        event.registration_opens_at
-        and event.registration_closes_at
-        and event.registration_closes_at <= event.registration_opens_at
-    ):
+    opens, closes = after["registration_opens_at"], after["registration_closes_at"]
+    if opens and closes and closes <= opens:
         raise Unprocessable.for_field(
             "registration_closes_at", "must be after registration_opens_at"
         )
     if "capacity" in changes:
         taken = await seats.seated(session, event.id)
-        if event.capacity < taken:
+        if changes["capacity"] < taken:
             raise Conflict(
-                f"Capacity {event.capacity} is below the {taken} seats already confirmed",
+                f"Capacity {changes['capacity']} is below the {taken} seats already confirmed",
                 confirmed=taken,
             )
+    for field, value in changes.items():
+        setattr(event, field, value)
     event.updated_at = datetime.now(UTC)
     await session.flush()
     if "capacity" in changes:
