@@ -14,7 +14,6 @@ import uuid
 import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -116,7 +115,6 @@ async def cancel_live_registrations(session: AsyncSession, event: Event) -> list
             registration,
             RegistrationAction.CANCEL,
             RegistrationStatus.CANCELLED,
-            at=datetime.now(UTC),
             by_event_cancellation=True,
         )
     return list(live)
