@@ -1,4 +1,5 @@
-"""The events service as a real process, started once for the whole test session."""
+"""The events service as a real process, started once for the whole test session (the
+contract tier), and the service the unit tier's `db_session` migrates (`unit/`)."""
 
 from __future__ import annotations
 
@@ -6,14 +7,23 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 import pytest_asyncio
+
+
+@pytest.fixture(scope="session")
+def service_name() -> str:
+    return "events"
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def events_service(start_service):
-    return await start_service("events", PUBLIC_BASE_URL="https://innopark.example",
-                               LIFECYCLE_SWEEP_INTERVAL_SECONDS="0.3",
-                               CALENDAR_ORGANISER_EMAIL="events@innopark.example")
+    return await start_service(
+        "events",
+        PUBLIC_BASE_URL="https://innopark.example",
+        LIFECYCLE_SWEEP_INTERVAL_SECONDS="0.3",
+        CALENDAR_ORGANISER_EMAIL="events@innopark.example",
+    )
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
@@ -43,16 +53,18 @@ def event_body(**overrides: Any) -> dict[str, Any]:
 async def published_event(client, headers: dict[str, str], **overrides: Any) -> dict[str, Any]:
     created = await client.post("/api/v1/events", json=event_body(**overrides), headers=headers)
     assert created.status_code == 201, created.text
-    published = await client.post(f"/api/v1/events/{created.json()['id']}/publish",
-                                  headers=headers)
+    published = await client.post(f"/api/v1/events/{created.json()['id']}/publish", headers=headers)
     assert published.status_code == 200, published.text
     return published.json()
 
 
 def person(**overrides: Any) -> dict[str, Any]:
     tag = uuid.uuid4().hex[:8]
-    body = {"full_name": f"Anna Ivanova {tag}", "email": f"anna.{tag}@example.org",
-            "organisation": "Technopolis Himgrad"}
+    body = {
+        "full_name": f"Anna Ivanova {tag}",
+        "email": f"anna.{tag}@example.org",
+        "organisation": "Technopolis Himgrad",
+    }
     body.update(overrides)
     return body
 

@@ -14,8 +14,9 @@ async def test_burst_fills_capacity_exactly_and_promotes_in_order(client, token_
 
     async def register(i: int):
         async with gate:
-            answer = await client.post(url, json={"full_name": f"Delegate {i}",
-                                                  "email": f"delegate{i}@burst.example"})
+            answer = await client.post(
+                url, json={"full_name": f"Delegate {i}", "email": f"delegate{i}@burst.example"}
+            )
             return answer.status_code, answer.json()
 
     answers = await asyncio.gather(*(register(i) for i in range(1000)))
@@ -29,15 +30,16 @@ async def test_burst_fills_capacity_exactly_and_promotes_in_order(client, token_
     assert (seats["confirmed"], seats["waitlisted"], seats["available"]) == (100, 900, 0)
 
     # The waitlist in arrival order, as the service recorded it.
-    waitlist = (await client.get(url, params={"status": "waitlisted", "limit": 11},
-                                 headers=operator)).json()["items"]
+    waitlist = (
+        await client.get(url, params={"status": "waitlisted", "limit": 11}, headers=operator)
+    ).json()["items"]
     first_ten, eleventh = [r["id"] for r in waitlist[:10]], waitlist[10]["id"]
 
     token_of = {body["id"]: body["token"] for _, body in answers}
     confirmed = [body["id"] for _, body in answers if body["status"] == "confirmed"][:10]
-    cancels = await asyncio.gather(*(
-        client.post(f"{url}/{rid}/cancel", params={"token": token_of[rid]}) for rid in confirmed
-    ))
+    cancels = await asyncio.gather(
+        *(client.post(f"{url}/{rid}/cancel", params={"token": token_of[rid]}) for rid in confirmed)
+    )
     assert [c.status_code for c in cancels] == [200] * 10
 
     async def status_of(rid: str) -> str:

@@ -23,18 +23,28 @@ from innopark_shared.testing import wait_until
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def registry_producer(infra):
-    settings = ServiceSettings(database_url="postgresql://unused/unused",
-                               service_name="test-registry",
-                               kafka_bootstrap_servers=infra.bootstrap_servers)
+    settings = ServiceSettings(
+        database_url="postgresql://unused/unused",
+        service_name="test-registry",
+        kafka_bootstrap_servers=infra.bootstrap_servers,
+    )
     await ensure_topics(settings, [PARKS_TOPIC, RESIDENTS_TOPIC])
     producer = make_producer(settings)
     await producer.start()
 
     async def send(event) -> None:  # noqa: ANN001
-        envelope = Envelope(id=str(uuid.uuid4()), type=event.event_type,
-                            source="/innopark/registry", time=datetime.now(UTC))
-        await producer.send_and_wait(event.topic, value=event.model_dump_json().encode(),
-                                     key=event.key.encode(), headers=envelope.headers())
+        envelope = Envelope(
+            id=str(uuid.uuid4()),
+            type=event.event_type,
+            source="/innopark/registry",
+            time=datetime.now(UTC),
+        )
+        await producer.send_and_wait(
+            event.topic,
+            value=event.model_dump_json().encode(),
+            key=event.key.encode(),
+            headers=envelope.headers(),
+        )
 
     try:
         yield send
@@ -55,14 +65,23 @@ async def wait_consumed(client, before: int, count: int) -> None:  # noqa: ANN00
 
 
 def park(park_id: uuid.UUID, membership: str | None, cls=ParkCreatedV1):  # noqa: ANN001
-    return cls(park_id=park_id, name=f"Technopark {park_id.hex[:6]}", kind="technopark",
-               country="RU", region="Tatarstan", city="Kazan", specializations=["it"],
-               created_at=datetime.now(UTC), membership_status=membership)
+    return cls(
+        park_id=park_id,
+        name=f"Technopark {park_id.hex[:6]}",
+        kind="technopark",
+        country="RU",
+        region="Tatarstan",
+        city="Kazan",
+        specializations=["it"],
+        created_at=datetime.now(UTC),
+        membership_status=membership,
+    )
 
 
 def resident(resident_id: uuid.UUID, park_id: uuid.UUID) -> ResidentAdmittedV1:
-    return ResidentAdmittedV1(resident_id=resident_id, park_id=park_id,
-                              name=f"Resident {resident_id.hex[:6]}")
+    return ResidentAdmittedV1(
+        resident_id=resident_id, park_id=park_id, name=f"Resident {resident_id.hex[:6]}"
+    )
 
 
 async def test_members_only_admits_users_of_member_parks(
@@ -71,16 +90,21 @@ async def test_members_only_admits_users_of_member_parks(
     member_park, other_park = uuid.uuid4(), uuid.uuid4()
     member_res, other_res, leaving_res = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     before = await consumed(client)
-    for event in (park(member_park, "active"), park(other_park, None),
-                  resident(member_res, member_park), resident(other_res, other_park),
-                  resident(leaving_res, member_park)):
+    for event in (
+        park(member_park, "active"),
+        park(other_park, None),
+        resident(member_res, member_park),
+        resident(other_res, other_park),
+        resident(leaving_res, member_park),
+    ):
         await registry_producer(event)
     await wait_consumed(client, before, 5)
 
     # A park manager creates an event at their own (now known) park; city comes from it.
     manager = token_issuer.headers("park_manager", park_id=member_park)
-    event = await h.published_event(client, manager, audience="members",
-                                    host_park_id=str(member_park), city=None, country=None)
+    event = await h.published_event(
+        client, manager, audience="members", host_park_id=str(member_park), city=None, country=None
+    )
     assert event["city"] == "Kazan" and event["country"] == "RU"
     url = f"/api/v1/events/{event['id']}/registrations"
 
@@ -100,8 +124,9 @@ async def test_members_only_admits_users_of_member_parks(
 
     # A resident who left, and a park whose membership lapsed, no longer qualify.
     before = await consumed(client)
-    await registry_producer(ResidentLeftV1(resident_id=leaving_res, park_id=member_park,
-                                           left_on=date.today()))
+    await registry_producer(
+        ResidentLeftV1(resident_id=leaving_res, park_id=member_park, left_on=date.today())
+    )
     await registry_producer(park(other_park, "active", ParkUpdatedV1))
     await wait_consumed(client, before, 2)
     assert await status_for(token_issuer.headers("resident", resident_id=leaving_res)) == 403
@@ -122,8 +147,11 @@ async def test_changes_leave_through_the_outbox(client, infra, token_issuer, h):
     await client.post(f"{url}/{first['id']}/cancel", params={"token": first["token"]})
 
     consumer = AIOKafkaConsumer(
-        EVENTS_TOPIC, REGISTRATIONS_TOPIC, bootstrap_servers=infra.bootstrap_servers,
-        group_id=f"test-{uuid.uuid4().hex}", auto_offset_reset="earliest",
+        EVENTS_TOPIC,
+        REGISTRATIONS_TOPIC,
+        bootstrap_servers=infra.bootstrap_servers,
+        group_id=f"test-{uuid.uuid4().hex}",
+        auto_offset_reset="earliest",
         enable_auto_commit=False,
     )
     await consumer.start()
@@ -136,6 +164,7 @@ async def test_changes_leave_through_the_outbox(client, infra, token_issuer, h):
         ("org.innopark.events.registration.confirmed.v1", second["id"]),
     }
     try:
+
         async def all_seen() -> bool:
             batch = await consumer.getmany(timeout_ms=200)
             for records in batch.values():
@@ -151,7 +180,10 @@ async def test_changes_leave_through_the_outbox(client, infra, token_issuer, h):
         assert await wait_until(all_seen, timeout=20), seen
     finally:
         await consumer.stop()
-    promoted = next(d for t, d in seen if t.endswith("registration.confirmed.v1")
-                    and d["registration_id"] == second["id"])
+    promoted = next(
+        d
+        for t, d in seen
+        if t.endswith("registration.confirmed.v1") and d["registration_id"] == second["id"]
+    )
     assert promoted["promoted_from_waitlist"] is True
     assert not any("email" in d or "full_name" in d for _, d in seen)  # no personal data

@@ -16,9 +16,14 @@ TRAVEL = {
 
 async def test_travel_details_are_private_and_make_a_letter(client, token_issuer, h):
     operator = token_issuer.headers("operator")
-    event = await h.published_event(client, operator, type="delegation_visit",
-                                     title="Делегация китайских индустриальных парков",
-                                     city="Kazan", venue="Technopolis Himgrad")
+    event = await h.published_event(
+        client,
+        operator,
+        type="delegation_visit",
+        title="Делегация китайских индустриальных парков",
+        city="Kazan",
+        venue="Technopolis Himgrad",
+    )
     assert event["travel_details_collected"] is True
     url = f"/api/v1/events/{event['id']}/registrations"
     li = (await client.post(url, json={**h.person(full_name="Li Wei"), "travel": TRAVEL})).json()
@@ -38,28 +43,34 @@ async def test_travel_details_are_private_and_make_a_letter(client, token_issuer
     assert (await client.get(travel_url, headers=stranger)).status_code == 404
     manager = token_issuer.headers("park_manager", park_id=uuid.uuid4())
     assert (await client.get(travel_url, headers=manager)).status_code == 404
-    assert (await client.get(f"{url}/{li['id']}/invitation-letter",
-                             params={"token": other["token"]})).status_code == 404
+    assert (
+        await client.get(f"{url}/{li['id']}/invitation-letter", params={"token": other["token"]})
+    ).status_code == 404
     # Registration listings never carry passport data.
     listing = (await client.get(url, headers=operator)).text
     assert "E12345678" not in listing
 
     # The registrant fills theirs in later; bad input names the field.
     other_travel = f"{url}/{other['id']}/travel-details"
-    bad = await client.put(other_travel, params={"token": other["token"]},
-                           json={**TRAVEL, "nationality": "China"})
+    bad = await client.put(
+        other_travel, params={"token": other["token"]}, json={**TRAVEL, "nationality": "China"}
+    )
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "nationality"
-    backwards = await client.put(other_travel, params={"token": other["token"]},
-                                 json={**TRAVEL, "stay_to": "2031-05-01"})
+    backwards = await client.put(
+        other_travel, params={"token": other["token"]}, json={**TRAVEL, "stay_to": "2031-05-01"}
+    )
     assert backwards.status_code == 422
-    saved = await client.put(other_travel, params={"token": other["token"]},
-                             json={**TRAVEL, "passport_name": "ANNA IVANOVA"})
+    saved = await client.put(
+        other_travel,
+        params={"token": other["token"]},
+        json={**TRAVEL, "passport_name": "ANNA IVANOVA"},
+    )
     assert saved.status_code == 200 and saved.json()["passport_name"] == "ANNA IVANOVA"
-    assert (await client.put(other_travel, params={"token": li["token"]},
-                             json=TRAVEL)).status_code == 404
+    assert (
+        await client.put(other_travel, params={"token": li["token"]}, json=TRAVEL)
+    ).status_code == 404
 
-    letter = await client.get(f"{url}/{li['id']}/invitation-letter",
-                              params={"token": li["token"]})
+    letter = await client.get(f"{url}/{li['id']}/invitation-letter", params={"token": li["token"]})
     assert letter.status_code == 200
     assert letter.headers["content-type"] == "application/pdf"
     assert letter.content.startswith(b"%PDF")
@@ -76,14 +87,18 @@ async def test_travel_details_only_for_delegations_and_tours(client, token_issue
     refused = await client.post(url, json={**h.person(), "travel": TRAVEL})
     assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "travel"
     reg = (await client.post(url, json=h.person())).json()
-    assert (await client.put(f"{url}/{reg['id']}/travel-details", params={"token": reg["token"]},
-                             json=TRAVEL)).status_code == 409
+    assert (
+        await client.put(
+            f"{url}/{reg['id']}/travel-details", params={"token": reg["token"]}, json=TRAVEL
+        )
+    ).status_code == 409
 
     # A waitlisted delegate gets no letter until confirmed.
     tour = await h.published_event(client, operator, type="study_tour", capacity=0)
     url = f"/api/v1/events/{tour['id']}/registrations"
     waiting = (await client.post(url, json={**h.person(), "travel": TRAVEL})).json()
     assert waiting["status"] == "waitlisted"
-    letter = await client.get(f"{url}/{waiting['id']}/invitation-letter",
-                              params={"token": waiting["token"]})
+    letter = await client.get(
+        f"{url}/{waiting['id']}/invitation-letter", params={"token": waiting["token"]}
+    )
     assert letter.status_code == 409

@@ -1,7 +1,10 @@
 """Events settings (environment variables; see the README's configuration table)."""
 
 from functools import lru_cache
+from typing import Annotated
 
+from fastapi import Depends
+from innopark_shared.db import app_settings
 from innopark_shared.settings import ServiceSettings
 
 
@@ -27,4 +30,10 @@ class EventsSettings(ServiceSettings):
 
 @lru_cache
 def get_settings() -> EventsSettings:
+    """The settings from the environment: for the command line and `create_app()` only;
+    request code gets the app's settings through `SettingsDep`."""
     return EventsSettings()
+
+
+# The settings the app was built with (`create_app(settings=...)`), in a route.
+SettingsDep = Annotated[EventsSettings, Depends(app_settings)]

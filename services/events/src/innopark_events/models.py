@@ -1,12 +1,15 @@
-"""Events tables, in the `events` schema."""
+"""Events tables, in the `events` schema, the words their status columns hold, and the
+service's outbox (domain code records events with `await outbox.add(session, ...)`)."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from enum import StrEnum
 
 import sqlalchemy as sa
-from innopark_shared.db import service_metadata
+from innopark_shared.db import Versioned, service_metadata
+from innopark_shared.outbox import Outbox
 from innopark_shared.readmodels.parks import known_parks_table
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -14,13 +17,76 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 SCHEMA = "events"
 TIMESTAMPTZ = sa.DateTime(timezone=True)
 metadata = service_metadata(SCHEMA)
+outbox = Outbox(metadata, service="events")
 
 
 class Base(DeclarativeBase):
     metadata = metadata
 
 
-# Parks as the registry's events describe them (local read model).
+# -- vocabulary ----------------------------------------------------------------------
+
+
+class EventType(StrEnum):
+    TRAINING = "training"
+    FORUM = "forum"
+    EXHIBITION = "exhibition"
+    STRATEGIC_SESSION = "strategic_session"
+    DELEGATION_VISIT = "delegation_visit"
+    STUDY_TOUR = "study_tour"
+    SIGNING_CEREMONY = "signing_ceremony"
+
+
+# Event types whose participants may need a visa invitation letter.
+TRAVEL_TYPES = frozenset({EventType.DELEGATION_VISIT, EventType.STUDY_TOUR})
+
+
+class EventFormat(StrEnum):
+    IN_PERSON = "in_person"
+    ONLINE = "online"
+    HYBRID = "hybrid"
+
+
+class Audience(StrEnum):
+    PUBLIC = "public"
+    MEMBERS = "members"
+
+
+class EventStatus(StrEnum):
+    DRAFT = "draft"
+    PUBLISHED = "published"
+    REGISTRATION_CLOSED = "registration_closed"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+# An event not over yet: it may still be changed, given a programme, or cancelled.
+EDITABLE = frozenset({EventStatus.DRAFT, EventStatus.PUBLISHED, EventStatus.REGISTRATION_CLOSED})
+# An event that is on: seats are given and tickets checked in.
+RUNNING = frozenset({EventStatus.PUBLISHED, EventStatus.REGISTRATION_CLOSED})
+
+
+class RegistrationStatus(StrEnum):
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    WAITLISTED = "waitlisted"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+    ATTENDED = "attended"
+
+
+# Statuses that hold a seat. A `pending` registration (moderated event) does not: its
+# seat is decided when it is approved (confirmed, or waitlisted when the event is full).
+SEATED = frozenset({RegistrationStatus.CONFIRMED, RegistrationStatus.ATTENDED})
+# Registrations still in play: they can be cancelled, and block the same e-mail twice.
+LIVE = frozenset(
+    {RegistrationStatus.PENDING, RegistrationStatus.CONFIRMED, RegistrationStatus.WAITLISTED}
+)
+
+
+# -- read models (from the registry's events) ----------------------------------------
+
+# Parks as the registry's events describe them: host parks, and member parks.
 known_parks = known_parks_table(metadata)
 
 # Residents and their park, from the registry's resident events: enough to tell whether a
@@ -37,7 +103,10 @@ known_residents = sa.Table(
 )
 
 
-class Event(Base):
+# -- the service's own tables --------------------------------------------------------
+
+
+class Event(Versioned, Base):
     __tablename__ = "events"
     __table_args__ = (
         sa.CheckConstraint("ends_at > starts_at", name="ends_after_start"),
@@ -68,17 +137,19 @@ class Event(Base):
     organiser_subject: Mapped[str] = mapped_column(sa.String(200))
     organiser_name: Mapped[str | None] = mapped_column(sa.String(300))
     cancellation_reason: Mapped[str | None] = mapped_column(sa.Text)
-    version: Mapped[int] = mapped_column(sa.Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(TIMESTAMPTZ, server_default=sa.func.now())
     updated_at: Mapped[datetime] = mapped_column(TIMESTAMPTZ, server_default=sa.func.now())
 
 
-class Registration(Base):
+class Registration(Versioned, Base):
     __tablename__ = "registrations"
     __table_args__ = (
         # One live registration per e-mail and event (cancelled or rejected ones may retry).
         sa.Index(
-            "uq_registrations_event_email_live", "event_id", "email_key", unique=True,
+            "uq_registrations_event_email_live",
+            "event_id",
+            "email_key",
+            unique=True,
             postgresql_where=sa.text("status NOT IN ('cancelled', 'rejected')"),
         ),
         sa.Index("ix_registrations_event_status_seq", "event_id", "status", "seq"),
@@ -103,19 +174,20 @@ class Registration(Base):
     registrant_subject: Mapped[str | None] = mapped_column(sa.String(200))
     checked_in_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     decision_reason: Mapped[str | None] = mapped_column(sa.Text)
-    version: Mapped[int] = mapped_column(sa.Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(TIMESTAMPTZ, server_default=sa.func.now())
     updated_at: Mapped[datetime] = mapped_column(TIMESTAMPTZ, server_default=sa.func.now())
 
 
 class TravelDetails(Base):
     """Passport and stay details for a visa invitation letter: seen only by the registrant
-    and the organisers (kept apart from the registration so no list query touches them)."""
+    and the organisers (kept apart from the registration so no list query touches them).
+    Written whole (PUT, an upsert), never patched: not versioned."""
 
     __tablename__ = "travel_details"
 
     registration_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), sa.ForeignKey(f"{SCHEMA}.registrations.id", ondelete="CASCADE"),
+        UUID(as_uuid=True),
+        sa.ForeignKey(f"{SCHEMA}.registrations.id", ondelete="CASCADE"),
         primary_key=True,
     )
     passport_name: Mapped[str] = mapped_column(sa.String(300))
@@ -129,7 +201,8 @@ class TravelDetails(Base):
 
 
 class AgendaSession(Base):
-    """One slot of an event's programme (a panel, a workshop, a site visit)."""
+    """One slot of an event's programme (a panel, a workshop, a site visit). Added and
+    removed, never changed: not versioned."""
 
     __tablename__ = "sessions"
     __table_args__ = (

@@ -25,8 +25,9 @@ def upgrade() -> None:
         sa.Column("name", sa.String(300), nullable=False),
         sa.Column("left", sa.Boolean, nullable=False, server_default=sa.false()),
         sa.Column("source_time", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("synced_at", sa.DateTime(timezone=True), nullable=False,
-                  server_default=sa.func.now()),
+        sa.Column(
+            "synced_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
         sa.PrimaryKeyConstraint("resident_id", name="pk_known_residents"),
         schema=SCHEMA,
     )
@@ -56,10 +57,12 @@ def upgrade() -> None:
         sa.Column("organiser_name", sa.String(300), nullable=True),
         sa.Column("cancellation_reason", sa.Text, nullable=True),
         sa.Column("version", sa.Integer, nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False,
-                  server_default=sa.func.now()),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False,
-                  server_default=sa.func.now()),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
+        sa.Column(
+            "updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
         sa.PrimaryKeyConstraint("id", name="pk_events"),
         sa.CheckConstraint("ends_at > starts_at", name="ck_events_ends_after_start"),
         sa.CheckConstraint("capacity >= 0", name="ck_events_capacity_non_negative"),
@@ -85,25 +88,36 @@ def upgrade() -> None:
         sa.Column("checked_in_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("decision_reason", sa.Text, nullable=True),
         sa.Column("version", sa.Integer, nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False,
-                  server_default=sa.func.now()),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False,
-                  server_default=sa.func.now()),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
+        sa.Column(
+            "updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
         sa.PrimaryKeyConstraint("id", name="pk_registrations"),
         sa.UniqueConstraint("seq", name="uq_registrations_seq"),
         sa.UniqueConstraint("ticket_code", name="uq_registrations_ticket_code"),
         sa.UniqueConstraint("token_hash", name="uq_registrations_token_hash"),
-        sa.ForeignKeyConstraint(["event_id"], [f"{SCHEMA}.events.id"], ondelete="CASCADE",
-                                name="fk_registrations_event_id_events"),
+        sa.ForeignKeyConstraint(
+            ["event_id"],
+            [f"{SCHEMA}.events.id"],
+            ondelete="CASCADE",
+            name="fk_registrations_event_id_events",
+        ),
         schema=SCHEMA,
     )
     op.create_index(
-        "uq_registrations_event_email_live", "registrations", ["event_id", "email_key"],
-        unique=True, schema=SCHEMA,
+        "uq_registrations_event_email_live",
+        "registrations",
+        ["event_id", "email_key"],
+        unique=True,
+        schema=SCHEMA,
         postgresql_where=sa.text("status NOT IN ('cancelled', 'rejected')"),
     )
     op.create_index(
-        "ix_registrations_event_status_seq", "registrations", ["event_id", "status", "seq"],
+        "ix_registrations_event_status_seq",
+        "registrations",
+        ["event_id", "status", "seq"],
         schema=SCHEMA,
     )
     op.create_table(
@@ -116,12 +130,16 @@ def upgrade() -> None:
         sa.Column("passport_expires_on", sa.Date, nullable=True),
         sa.Column("stay_from", sa.Date, nullable=False),
         sa.Column("stay_to", sa.Date, nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False,
-                  server_default=sa.func.now()),
+        sa.Column(
+            "updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
         sa.PrimaryKeyConstraint("registration_id", name="pk_travel_details"),
-        sa.ForeignKeyConstraint(["registration_id"], [f"{SCHEMA}.registrations.id"],
-                                ondelete="CASCADE",
-                                name="fk_travel_details_registration_id_registrations"),
+        sa.ForeignKeyConstraint(
+            ["registration_id"],
+            [f"{SCHEMA}.registrations.id"],
+            ondelete="CASCADE",
+            name="fk_travel_details_registration_id_registrations",
+        ),
         schema=SCHEMA,
     )
 

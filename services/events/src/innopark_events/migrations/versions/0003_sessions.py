@@ -29,16 +29,22 @@ def upgrade() -> None:
         sa.Column("room", sa.String(200), nullable=True),
         sa.Column("speakers", ARRAY(sa.String(300)), nullable=False),
         sa.Column("language", sa.String(8), nullable=True),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False,
-                  server_default=sa.func.now()),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
         sa.PrimaryKeyConstraint("id", name="pk_sessions"),
         sa.CheckConstraint("ends_at > starts_at", name="ck_sessions_ends_after_start"),
-        sa.ForeignKeyConstraint(["event_id"], [f"{SCHEMA}.events.id"], ondelete="CASCADE",
-                                name="fk_sessions_event_id_events"),
+        sa.ForeignKeyConstraint(
+            ["event_id"],
+            [f"{SCHEMA}.events.id"],
+            ondelete="CASCADE",
+            name="fk_sessions_event_id_events",
+        ),
         schema=SCHEMA,
     )
-    op.create_index("ix_sessions_event_starts", "sessions", ["event_id", "starts_at", "id"],
-                    schema=SCHEMA)
+    op.create_index(
+        "ix_sessions_event_starts", "sessions", ["event_id", "starts_at", "id"], schema=SCHEMA
+    )
 
 
 def downgrade() -> None:

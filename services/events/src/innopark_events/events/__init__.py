@@ -1,0 +1,1 @@
+"""Events: the association's calendar entries, their lifecycle, and their .ics export."""

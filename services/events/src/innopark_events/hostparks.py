@@ -1,0 +1,127 @@
+"""The registry's parks and residents as this service knows them (local read model, fed
+by the registry's events): which park may host an event, and who counts as a member of
+the association for members-only events."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from innopark_shared.auth import Principal, Role
+from innopark_shared.contracts.registry import (
+    ParkCreatedV1,
+    ParkRemovedV1,
+    ResidentAdmittedV1,
+    ResidentLeftV1,
+)
+from innopark_shared.readmodels.parks import (
+    apply_park_removed,
+    apply_park_snapshot,
+    get_known_park,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .models import known_parks, known_residents
+
+# A park counts as a member of the association when the registry reports one of these
+# membership statuses (ParkCreatedV1.membership_status); anything else, or none, does not.
+MEMBER_STATUSES = frozenset({"active", "member"})
+
+
+# -- reading -------------------------------------------------------------------------
+
+
+async def known_park(session: AsyncSession, park_id: uuid.UUID) -> Any | None:
+    """The park's row, unless the registry never announced it or removed it."""
+    park = await get_known_park(session, known_parks, park_id)
+    return None if park is None or park.removed else park
+
+
+async def is_member_user(session: AsyncSession, principal: Principal) -> bool:
+    """Operators; park managers of a member park; residents of a member park."""
+    if principal.is_operator:
+        return True
+    park_id = None
+    if principal.role is Role.PARK_MANAGER:
+        park_id = principal.park_id
+    elif principal.role is Role.RESIDENT and principal.resident_id:
+        row = (
+            await session.execute(
+                sa.select(known_residents.c.park_id)
+                .where(known_residents.c.resident_id == principal.resident_id)
+                .where(known_residents.c.left.is_(False))
+            )
+        ).first()
+        park_id = row.park_id if row else None
+    if park_id is None:
+        return False
+    park = await known_park(session, park_id)
+    return bool(park and park.membership_status in MEMBER_STATUSES)
+
+
+# -- upkeep (called by the subscriptions in messaging.py) -----------------------------
+
+
+async def record_park(
+    session: AsyncSession, event: ParkCreatedV1, event_time: datetime | None
+) -> None:
+    """A park created or updated (ParkUpdatedV1 extends ParkCreatedV1)."""
+    await apply_park_snapshot(session, known_parks, event, event_time)
+
+
+async def record_park_removed(
+    session: AsyncSession, event: ParkRemovedV1, event_time: datetime | None
+) -> None:
+    await apply_park_removed(session, known_parks, event, event_time)
+
+
+async def record_resident(
+    session: AsyncSession, event: ResidentAdmittedV1, event_time: datetime | None
+) -> None:
+    """A resident admitted or updated: its park decides its membership. Later events
+    win, older redeliveries are ignored."""
+    source_time = event_time or sa.func.now()
+    stmt = pg_insert(known_residents).values(
+        resident_id=event.resident_id,
+        park_id=event.park_id,
+        name=event.name,
+        left=False,
+        source_time=source_time,
+        synced_at=sa.func.now(),
+    )
+    changed = ("park_id", "name", "left", "source_time", "synced_at")
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["resident_id"],
+            set_={k: stmt.excluded[k] for k in changed},
+            where=known_residents.c.source_time <= stmt.excluded.source_time,
+        )
+    )
+
+
+async def record_resident_left(
+    session: AsyncSession, event: ResidentLeftV1, event_time: datetime | None
+) -> None:
+    source_time = event_time or sa.func.now()
+    stmt = pg_insert(known_residents).values(
+        resident_id=event.resident_id,
+        park_id=event.park_id,
+        name="",
+        left=True,
+        source_time=source_time,
+        synced_at=sa.func.now(),
+    )
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["resident_id"],
+            set_={
+                "left": True,
+                "source_time": stmt.excluded.source_time,
+                "synced_at": stmt.excluded.synced_at,
+            },
+            where=known_residents.c.source_time <= stmt.excluded.source_time,
+        )
+    )

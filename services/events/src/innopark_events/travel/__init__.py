@@ -1,0 +1,1 @@
+"""Travel: passport and stay details of delegates, and their visa invitation letters."""
