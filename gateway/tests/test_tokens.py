@@ -158,19 +158,28 @@ def test_role_binding(role, binding, ok):
     assert fields & ({needed} | set(binding))
 
 
-def test_cursor_round_trip_and_garbage():
-    # Users and API clients page through the shared keyset helpers.
+async def test_cursor_round_trip_and_garbage():
+    # Users and API clients page through the shared paginate().
     from datetime import UTC, datetime
     from uuid import uuid4
 
     from innopark_gateway.models import User
     from innopark_shared.errors import Unprocessable
-    from innopark_shared.pagination import decode_cursor, encode_cursor, keyset
+    from innopark_shared.pagination import _parse, decode_cursor, encode_cursor, paginate
 
     at, row = datetime.now(UTC), uuid4()
     assert decode_cursor(encode_cursor(at, row), 2) == [at.isoformat(), str(row)]
     columns = [User.created_at, User.id]
-    keyset(sa.select(User), columns, encode_cursor(at, row), 10)  # accepted
+    raw = decode_cursor(encode_cursor(at, row), 2)
+    parsed = [_parse(c, v) for c, v in zip(columns, raw, strict=True)]
+    assert parsed == [at, row]  # accepted, as the types the columns hold
     for garbage in ("", "!!!", base64.urlsafe_b64encode(b"no-separator").decode()):
         with pytest.raises(Unprocessable):
-            keyset(sa.select(User), columns, garbage or "=", 10)
+            # A bad cursor is refused before any query runs (so no session is needed).
+            await paginate(
+                None,  # type: ignore[arg-type]
+                sa.select(User),
+                order_by=columns,
+                cursor=garbage or "=",
+                limit=10,
+            )

@@ -32,7 +32,7 @@ async def registry_producer(infra):
     producer = make_producer(settings)
     await producer.start()
 
-    async def send(event) -> None:  # noqa: ANN001
+    async def send(event) -> None:
         envelope = Envelope(
             id=str(uuid.uuid4()),
             type=event.event_type,
@@ -52,19 +52,19 @@ async def registry_producer(infra):
         await producer.stop()
 
 
-async def consumed(client) -> int:  # noqa: ANN001
+async def consumed(client) -> int:
     consumer = (await client.get("/readyz")).json()["checks"].get("consumer") or {}
     return (consumer.get("processed") or 0) + (consumer.get("duplicates") or 0)
 
 
-async def wait_consumed(client, before: int, count: int) -> None:  # noqa: ANN001
+async def wait_consumed(client, before: int, count: int) -> None:
     async def done() -> bool:
         return await consumed(client) >= before + count
 
     assert await wait_until(done, timeout=20), "events did not consume the registry events"
 
 
-def park(park_id: uuid.UUID, membership: str | None, cls=ParkCreatedV1):  # noqa: ANN001
+def park(park_id: uuid.UUID, membership: str | None, cls=ParkCreatedV1):
     return cls(
         park_id=park_id,
         name=f"Technopark {park_id.hex[:6]}",

@@ -15,17 +15,15 @@ from typing import Any
 
 from pydantic.json_schema import models_json_schema
 
-from .consumer import Subscriptions, dead_letter_topic
+from .consumer import dead_letter_topic
 from .contracts import IntegrationEvent, catalogue
 from .kafka import SPECVERSION
+from .subscriptions import SUBSCRIPTIONS_ENTRY_POINTS, Subscriptions
 
 ASYNCAPI_VERSION = "3.0.0"
 KAFKA_BINDING_VERSION = "0.5.0"
 SCHEMA_REF = "#/components/schemas/{model}"
 DEAD_LETTER_CHANNEL = "deadLetter"
-# Each service distribution names its `Subscriptions` under this entry-point group, so the
-# document lists who receives what without the shared library importing any service.
-SUBSCRIPTIONS_ENTRY_POINTS = "innopark.subscriptions"
 
 
 def installed_subscriptions() -> dict[str, Subscriptions]:

@@ -9,16 +9,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
-import importlib.util
 import json
 import uuid
 from collections.abc import Callable
+from importlib.metadata import entry_points
 from pathlib import Path
 
 from alembic import command
 
 from .migrations import alembic_config, upgrade
 from .settings import ServiceSettings
+from .subscriptions import SUBSCRIPTIONS_ENTRY_POINTS
 
 
 def service_main(package: str, get_settings: Callable[[], ServiceSettings]) -> None:
@@ -33,7 +34,10 @@ def service_main(package: str, get_settings: Callable[[], ServiceSettings]) -> N
     rev = sub.add_parser("revision", help="create a new migration")
     rev.add_argument("-m", "--message", required=True)
     rev.add_argument("--autogenerate", action="store_true")
-    consumes = importlib.util.find_spec(f"{package}.events") is not None
+    service = package.removeprefix("innopark_")
+    consumes = any(
+        point.name == service for point in entry_points(group=SUBSCRIPTIONS_ENTRY_POINTS)
+    )
     if consumes:
         dead = sub.add_parser("dead-letters", help="list, replay or discard dead letters")
         dead_sub = dead.add_subparsers(dest="action", required=True)
@@ -105,7 +109,10 @@ async def _dead_letters(package: str, settings: ServiceSettings, args: argparse.
         if args.action == "discard":
             print(f"discarded {await discard_dead_letters(database, metadata, ids=ids)}")
             return 0
-        subscriptions = importlib.import_module(f"{package}.events").subscriptions
+        (point,) = entry_points(
+            group=SUBSCRIPTIONS_ENTRY_POINTS, name=package.removeprefix("innopark_")
+        )
+        subscriptions = point.load()
         outcomes = await replay_dead_letters(database, metadata, subscriptions, ids=ids)
         for outcome in outcomes:
             print(

@@ -192,34 +192,3 @@ async def paginate(
     if len(rows) > limit and items:
         next_cursor = encode_cursor(*rows[limit - 1][width:])
     return Slice(items, next_cursor)
-
-
-# -- transitional: removed once every service pages through `paginate` ----------------
-
-
-def keyset(
-    stmt: sa.Select,
-    columns: Sequence[sa.ColumnElement],
-    cursor: str | None,
-    limit: int,
-    *,
-    descending: bool = False,
-) -> sa.Select:
-    if cursor:
-        raw = decode_cursor(cursor, len(columns))
-        try:
-            values = [_parse(c, v) for c, v in zip(columns, raw, strict=True)]
-        except (ValueError, TypeError):
-            raise _bad_cursor() from None
-        stmt = stmt.where(_after(columns, values, [descending] * len(columns)))
-    order = [c.desc() if descending else c.asc() for c in columns]
-    return stmt.order_by(*order).limit(limit + 1)
-
-
-def page(
-    rows: Sequence[T], limit: int, key: Callable[[T], tuple[Any, ...]]
-) -> tuple[list[T], str | None]:
-    items = list(rows[:limit])
-    if len(rows) > limit and items:
-        return items, encode_cursor(*key(items[-1]))
-    return items, None

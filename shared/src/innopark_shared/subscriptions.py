@@ -14,6 +14,10 @@ from .kafka import Envelope
 
 E = TypeVar("E", bound=IntegrationEvent)
 
+# Each service distribution names its `Subscriptions` under this entry-point group, so the
+# AsyncAPI document and the operator commands find them without importing any service.
+SUBSCRIPTIONS_ENTRY_POINTS = "innopark.subscriptions"
+
 
 @dataclass(frozen=True)
 class HandlerContext:

@@ -19,7 +19,7 @@ from innopark_shared.contracts.registry import (
 T0 = datetime.now(UTC)
 
 
-def park(park_id, membership, cls=ParkCreatedV1):  # noqa: ANN001
+def park(park_id, membership, cls=ParkCreatedV1):
     return cls(
         park_id=park_id,
         name=f"Technopark {park_id.hex[:6]}",
@@ -41,7 +41,7 @@ async def test_membership_follows_the_registry(db_session, helpers):
         db_session, ResidentAdmittedV1(resident_id=resident_id, park_id=member, name="R"), T0
     )
 
-    def manager(park_id):  # noqa: ANN001
+    def manager(park_id):
         return helpers.principal(Role.PARK_MANAGER, park_id=park_id)
 
     resident = helpers.principal(Role.RESIDENT, resident_id=resident_id)
