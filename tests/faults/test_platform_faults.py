@@ -144,6 +144,27 @@ async def _kill_and_wait_back(platform: Platform, name: str) -> None:
     assert await wait_until(replaced, timeout=60, interval=0.2), f"{name} did not come back"
 
 
+async def _hold_postgres_down(platform: Platform, seconds: float) -> None:
+    """Keep PostgreSQL down for `seconds`: kill it, and every one the runner starts."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            os.kill(_postgres_pid(platform), signal.SIGKILL)
+        await asyncio.sleep(0.1)
+    old = None
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        old = _postgres_pid(platform)
+
+    async def accepting() -> bool:
+        with contextlib.suppress(OSError, asyncpg.PostgresError):
+            conn = await asyncpg.connect(platform.database_url("registry"), timeout=2)
+            await conn.close()
+            return True
+        return False
+
+    assert await wait_until(accepting, timeout=60, interval=0.3), f"postgres ({old}) stayed down"
+
+
 async def _read_models(platform: Platform) -> dict[str, dict[str, str]]:
     """{service: {park id: name}} and residents per service, read from each service's own
     schema with its own role."""
@@ -205,6 +226,10 @@ async def test_every_accepted_write_reaches_every_read_model_through_every_fault
                 await _kill_and_wait_back(platform, name)
                 faults.append(f"{name} SIGKILL")
                 await asyncio.sleep(OUTAGE_SECONDS)
+
+            await _hold_postgres_down(platform, 10)
+            faults.append("postgres down 10 s")
+            await asyncio.sleep(OUTAGE_SECONDS)
 
             # A read model deliberately behind (its process frozen), then the broker dies:
             # what orders had not consumed yet must come back from the outbox.

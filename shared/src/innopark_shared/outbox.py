@@ -6,10 +6,9 @@ publishes unpublished rows in order, and marks them published. Published rows ar
 for `outbox_retention_hours` so they can be replayed to a broker that lost them.
 
 A broker that comes back with empty memory (the embedded Tansu, a new cluster) is noticed
-by the relay itself: a partition's end offset falls below an offset the broker already
-acknowledged, or a topic it wrote to is gone. The retained window is then replayed in a
-lane of its own, one batch at a time between fresh batches, so new events never queue
-behind a long replay; consumers' inboxes drop the repeats.
+by the relay itself: a marker record it wrote is no longer there. The retained window is
+then replayed in a lane of its own, one batch at a time between fresh batches, so new
+events never queue behind a long replay; consumers' inboxes drop the repeats.
 """
 
 from __future__ import annotations
@@ -35,6 +34,8 @@ from .settings import ServiceSettings
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 200
+# One small record per relay, to tell a broker that kept its data from one that forgot.
+RELAY_MARKERS_TOPIC = "innopark.relay-markers"
 
 
 def event_source(service_name: str) -> str:
@@ -114,8 +115,9 @@ class OutboxRelay:
         self.replayed = 0
         self.broker_resets = 0
         self.last_error: str | None = None
-        # The highest offset the broker acknowledged per partition, to notice it forgetting.
-        self._acked: dict[tuple[str, int], int] = {}
+        # A marker record this relay wrote on its own and the offset the broker gave it:
+        # if the broker no longer holds it, it forgot everything since.
+        self._marker: tuple[TopicPartition, int] | None = None
         # The replay lane: retained (already published) rows with seq in [next, until].
         self._replay_next: int | None = None
         self._replay_until: int | None = None
@@ -216,31 +218,44 @@ class OutboxRelay:
     # -- a broker that forgot ----------------------------------------------------------
 
     async def _check_broker_memory(self) -> None:
-        """Replay the retained window if the broker lost what it acknowledged."""
-        if not self._acked or self._offsets is None or self.producer is None:
+        """Replay the retained window if the broker lost what it acknowledged.
+
+        The relay writes one marker record of its own (alone in its produce request, so its
+        offset is exact) and checks that the broker still holds it; a broker that restarted
+        empty, or a new cluster, does not."""
+        if self._offsets is None or self.producer is None:
             return
+        if self._marker is None:
+            await self._write_marker()
+            return
+        tp, offset = self._marker
         client = self.producer.client
         await asyncio.wait_for(client.force_metadata_update(), timeout=10)
-        lost: list[str] = []
-        present: list[TopicPartition] = []
-        for topic, partition in self._acked:
-            if partition not in (client.cluster.partitions_for_topic(topic) or ()):
-                lost.append(f"{topic}[{partition}] gone")
-            else:
-                present.append(TopicPartition(topic, partition))
-        if present:
-            ends = await asyncio.wait_for(self._offsets.end_offsets(present), timeout=10)
-            for tp, end in ends.items():
-                acked = self._acked[(tp.topic, tp.partition)]
-                if end <= acked:
-                    lost.append(f"{tp.topic}[{tp.partition}] ends at {end}, acked {acked}")
-        if lost:
-            self.broker_resets += 1
-            self._acked.clear()  # the new broker's offsets start afresh
-            await ensure_topics(self.settings, self.topics)
-            await self._schedule_replay(
-                "the broker lost acknowledged events: " + "; ".join(lost[:3])
-            )
+        if tp.partition not in (client.cluster.partitions_for_topic(tp.topic) or ()):
+            lost = f"{tp.topic} is gone"
+        else:
+            end = (await asyncio.wait_for(self._offsets.end_offsets([tp]), timeout=10))[tp]
+            if end > offset:
+                return
+            lost = f"{tp.topic}[{tp.partition}] ends at {end}, the marker was at {offset}"
+        self.broker_resets += 1
+        self._marker = None
+        await ensure_topics(self.settings, self.topics)
+        await self._schedule_replay(f"the broker lost acknowledged events ({lost})")
+        await self._write_marker()
+
+    async def _write_marker(self) -> None:
+        assert self.producer is not None
+        await ensure_topics(self.settings, [RELAY_MARKERS_TOPIC])
+        meta = await asyncio.wait_for(
+            self.producer.send_and_wait(
+                RELAY_MARKERS_TOPIC,
+                value=str(datetime.now(UTC).isoformat()).encode(),
+                key=self.settings.service_name.encode(),
+            ),
+            timeout=30,
+        )
+        self._marker = (TopicPartition(meta.topic, meta.partition), meta.offset)
 
     async def _schedule_replay(self, why: str) -> None:
         """Queue every retained published row for the replay lane."""
@@ -362,9 +377,6 @@ class OutboxRelay:
             )
         acked = await asyncio.wait_for(asyncio.gather(*futures), timeout=30)
         await self._check_landed(acked)
-        for meta in acked:
-            key = (meta.topic, meta.partition)
-            self._acked[key] = max(self._acked.get(key, -1), meta.offset)
 
     async def _check_topics(self, topics: set[str]) -> None:
         """Refresh metadata before each batch: a broker that restarted with empty memory
