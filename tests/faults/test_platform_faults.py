@@ -46,7 +46,7 @@ class Ledger:
     def record(self, response: httpx.Response | None, seconds: float, what: str) -> None:
         self.operations += 1
         if response is None:
-            self.answers["no answer"] += 1
+            self.answers["gateway down"] += 1
             return
         self.answers[response.status_code] += 1
         if response.status_code == 503:
@@ -64,8 +64,13 @@ async def _call(
     started = time.monotonic()
     try:
         response = await client.request(method, url, **kwargs)
-    except httpx.HTTPError:
+    except httpx.ConnectError:
         response = None  # the gateway itself is down: nothing was promised
+    except httpx.HTTPError as exc:  # a hang or a dropped answer: not allowed
+        ledger.operations += 1
+        ledger.answers[type(exc).__name__] += 1
+        ledger.bad.append(f"{what}: {type(exc).__name__} after {time.monotonic() - started:.1f}s")
+        return None
     ledger.record(response, time.monotonic() - started, what)
     return response
 

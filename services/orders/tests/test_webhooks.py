@@ -229,7 +229,7 @@ async def test_queue_survives_a_restart(start_service, token_issuer, receiver, h
     async def all_delivered() -> bool:
         return set(receiver.delivered()) == expected
 
-    assert await wait_until(all_delivered, timeout=15), receiver.messages()
+    assert await wait_until(all_delivered, timeout=40), receiver.messages()
     for message in receiver.delivered().values():
         assert h.verify_signature(endpoint["secret"], message)
     async with service.client() as client:
