@@ -17,6 +17,8 @@ from pathlib import Path
 
 from alembic import command
 
+from .db import Database
+from .deadletters import discard_dead_letters, list_dead_letters, replay_dead_letters
 from .migrations import alembic_config, upgrade
 from .settings import ServiceSettings
 from .subscriptions import SUBSCRIPTIONS_ENTRY_POINTS
@@ -77,9 +79,6 @@ def service_main(package: str, get_settings: Callable[[], ServiceSettings]) -> N
 
 
 async def _dead_letters(package: str, settings: ServiceSettings, args: argparse.Namespace) -> int:
-    from .db import Database
-    from .deadletters import discard_dead_letters, list_dead_letters, replay_dead_letters
-
     metadata = importlib.import_module(f"{package}.models").metadata
     database = Database(settings.database_url, pool_size=1, max_overflow=0)
     try:

@@ -15,6 +15,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..contracts import ParkCreatedV1, ParkRemovedV1, ParkUpdatedV1
+from ..subscriptions import HandlerContext, Subscriptions
 
 TABLE = "known_parks"
 
@@ -94,9 +95,8 @@ async def get_known_park(session: AsyncSession, table: sa.Table, park_id: uuid.U
     return (await session.execute(sa.select(table).where(table.c.park_id == park_id))).first()
 
 
-def subscribe_known_parks(subscriptions, table: sa.Table) -> None:
+def subscribe_known_parks(subscriptions: Subscriptions, table: sa.Table) -> None:
     """Register the handlers that keep `table` in step with the registry's park events."""
-    from ..consumer import HandlerContext
 
     @subscriptions.on(ParkCreatedV1)
     @subscriptions.on(ParkUpdatedV1)
