@@ -247,3 +247,64 @@ async def test_dead_letters_are_recorded_and_replayed_once_the_cause_is_fixed(in
         await runner.stop()
         await producer.stop()
         await db.dispose()
+
+
+async def test_a_broker_that_comes_back_empty_is_read_from_the_start(infra):
+    """After the broker restarts empty, its offsets start again from zero while the
+    consumer's position points into the old log: without noticing, it would skip the
+    first records the new broker gets."""
+    from innopark_shared.devrun.embedded import EmbeddedBroker
+
+    url = (await infra.create_database("reset")).replace("postgresql://", "postgresql+asyncpg://")
+    db, metadata, things = await _things_db(url, "reset_t")
+    port = free_port()
+    broker = EmbeddedBroker(port=port)
+    await broker.start()
+    settings = ServiceSettings(
+        service_name=f"reset-{uuid.uuid4().hex[:6]}",
+        database_url=url,
+        kafka_bootstrap_servers=broker.bootstrap_servers,
+        kafka_topic_partitions=1,
+    )
+    subscriptions = Subscriptions()
+
+    @subscriptions.on(ThingHappenedV1)
+    async def on_thing(event: ThingHappenedV1, ctx: HandlerContext) -> None:
+        await ctx.session.execute(sa.insert(things).values(id=event.thing_id, name=event.name))
+
+    async def applied() -> int:
+        async with db.transaction() as s:
+            return len((await s.execute(sa.select(things.c.id))).all())
+
+    async def send(names: list[str]) -> None:
+        await ensure_topics(settings, [TOPIC])
+        producer = make_producer(settings)
+        await producer.start()
+        try:
+            for name in names:
+                body, headers = _thing(name)
+                await producer.send_and_wait(TOPIC, body, key=b"k", headers=headers)
+        finally:
+            await producer.stop()
+
+    runner = ConsumerRunner(
+        settings=settings, database=db, metadata=metadata, subscriptions=subscriptions
+    )
+    runner.start()
+    try:
+        await send([f"old-{i}" for i in range(5)])
+        assert await wait_until(lambda: _count_is_n(applied, 5), timeout=30)
+        await broker.stop()
+        broker = EmbeddedBroker(port=port)  # the same address, empty
+        await broker.start()
+        await send([f"new-{i}" for i in range(8)])  # offsets 0..7: the old position was 5
+        assert await wait_until(lambda: _count_is_n(applied, 13), timeout=60), await applied()
+        assert runner.broker_resets == 1
+    finally:
+        await runner.stop()
+        await broker.stop()
+        await db.dispose()
+
+
+async def _count_is_n(count, n: int) -> bool:
+    return await count() == n

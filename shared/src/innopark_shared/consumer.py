@@ -36,7 +36,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from .contracts import IntegrationEvent
 from .db import Database, inbox_table
 from .deadletters import FailedMessage, pending_by_topic, record_dead_letter
-from .kafka import Envelope, ensure_topics, make_consumer, make_producer
+from .kafka import BrokerMemory, Envelope, ensure_topics, make_consumer, make_producer
 from .outages import is_transient
 from .settings import ServiceSettings
 from .subscriptions import Handler, HandlerContext, Subscriptions
@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 OUTAGE_BACKOFF_SECONDS = 0.2
 OUTAGE_BACKOFF_MAX_SECONDS = 5.0
 DEAD_LETTER_COUNT_SECONDS = 15.0
+BROKER_MEMORY_CHECK_SECONDS = 2.0
 
 
 def dead_letter_topic(topic: str, group: str) -> str:
@@ -83,6 +84,12 @@ class ConsumerRunner:
         self.dead_letters_by_topic: dict[str, int] = {}
         self.waiting_out_outage = False  # a transient failure is being retried right now
         self._counted_at = 0.0
+        # A broker that came back empty restarts offsets from zero, while this consumer's
+        # positions (and any offsets it commits) still point far into the old log: it
+        # would skip what the relays replay. Noticed by a marker; then read from the start.
+        self._memory = BrokerMemory(settings, f"{settings.group_id}-consumer")
+        self._memory_checked_at = 0.0
+        self.broker_resets = 0
         self.last_error: str | None = None
         self.connected = False
 
@@ -108,6 +115,7 @@ class ConsumerRunner:
                 await self._producer.start()
                 self._consumer = make_consumer(self.settings, topics)
                 await self._consumer.start()
+                await self._memory.start()
                 self.connected = True
                 backoff = 0.5
                 await self._refresh_dead_letter_counts()
@@ -125,6 +133,7 @@ class ConsumerRunner:
                 backoff = min(backoff * 2, 10.0)
 
     async def _close(self) -> None:
+        await self._memory.stop()
         for client in (self._consumer, self._producer):
             if client is not None:
                 try:
@@ -144,6 +153,8 @@ class ConsumerRunner:
         while not self._stopping.is_set():
             if time.monotonic() - self._counted_at > DEAD_LETTER_COUNT_SECONDS:
                 await self._refresh_dead_letter_counts()
+            if time.monotonic() - self._memory_checked_at > BROKER_MEMORY_CHECK_SECONDS:
+                await self._check_broker_memory(consumer)
             batch = await consumer.getmany(timeout_ms=500)
             for tp, records in batch.items():
                 seen = await self._already_processed(records)
@@ -151,6 +162,23 @@ class ConsumerRunner:
                     await self._process(record, seen)
                 # Only now, with every record's transaction committed, move the offset.
                 await consumer.commit({tp: records[-1].offset + 1})
+
+    async def _check_broker_memory(self, consumer: AIOKafkaConsumer) -> None:
+        assert self._producer is not None
+        self._memory_checked_at = time.monotonic()
+        lost = await self._memory.forgot(self._producer)
+        if lost:
+            self.broker_resets += 1
+            partitions = consumer.assignment()
+            log.warning(
+                "consumer %s: the broker forgot its messages (%s); reading %d partitions from "
+                "the start (the inbox drops what was applied)",
+                self.group,
+                lost,
+                len(partitions),
+            )
+            if partitions:
+                await consumer.seek_to_beginning(*partitions)
 
     async def _already_processed(self, records: list[ConsumerRecord]) -> set[str]:
         """The ids of `records` the inbox already holds, in one query: a replayed window

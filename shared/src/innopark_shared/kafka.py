@@ -6,12 +6,13 @@ every client in the platform is built here.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
@@ -118,3 +119,70 @@ class Envelope:
             specversion=h.get("ce_specversion", SPECVERSION),
             datacontenttype=h.get("content-type", "application/json"),
         )
+
+
+# One small record per relay and per consumer group, to tell a broker that kept its data
+# from one that forgot (the embedded Tansu keeps everything in memory).
+MARKERS_TOPIC = "innopark.relay-markers"
+
+
+class BrokerMemory:
+    """Tells whether the broker still holds what it acknowledged.
+
+    A marker record is written alone (so its offset is exact) and later looked for: a
+    broker that restarted empty, or a new cluster behind the same address, no longer has
+    it. `forgot()` answers why when that happened, and writes a new marker."""
+
+    def __init__(self, settings: ServiceSettings, owner: str) -> None:
+        self.settings = settings
+        self.owner = owner
+        self._marker: tuple[TopicPartition, int] | None = None
+        self._offsets: AIOKafkaConsumer | None = None
+
+    async def start(self) -> None:
+        # A group-less consumer only to read end offsets (it never joins a group).
+        self._offsets = AIOKafkaConsumer(
+            bootstrap_servers=self.settings.kafka_bootstrap_servers,
+            client_id=f"{self.owner}-broker-memory",
+            enable_auto_commit=False,
+            request_timeout_ms=10_000,
+        )
+        await self._offsets.start()
+
+    async def stop(self) -> None:
+        if self._offsets is not None:
+            try:
+                await asyncio.wait_for(self._offsets.stop(), timeout=5)
+            except Exception:
+                pass
+            self._offsets = None
+
+    async def forgot(self, producer: AIOKafkaProducer) -> str | None:
+        if self._offsets is None:
+            return None
+        if self._marker is None:
+            await self._write(producer)
+            return None
+        tp, offset = self._marker
+        client = producer.client
+        await asyncio.wait_for(client.force_metadata_update(), timeout=10)
+        if tp.partition not in (client.cluster.partitions_for_topic(tp.topic) or ()):
+            why = f"{tp.topic} is gone"
+        else:
+            end = (await asyncio.wait_for(self._offsets.end_offsets([tp]), timeout=10))[tp]
+            if end > offset:
+                return None
+            why = f"{tp.topic}[{tp.partition}] ends at {end}, the marker was at {offset}"
+        self._marker = None
+        await self._write(producer)
+        return why
+
+    async def _write(self, producer: AIOKafkaProducer) -> None:
+        await ensure_topics(self.settings, [MARKERS_TOPIC])
+        meta = await asyncio.wait_for(
+            producer.send_and_wait(
+                MARKERS_TOPIC, value=datetime.now(UTC).isoformat().encode(), key=self.owner.encode()
+            ),
+            timeout=30,
+        )
+        self._marker = (TopicPartition(meta.topic, meta.partition), meta.offset)

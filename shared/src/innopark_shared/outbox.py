@@ -23,19 +23,17 @@ from typing import Any
 
 import asyncpg
 import sqlalchemy as sa
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .contracts import IntegrationEvent
 from .db import Database, notify_channel, outbox_table
-from .kafka import Envelope, ensure_topics, make_producer
+from .kafka import BrokerMemory, Envelope, ensure_topics, make_producer
 from .settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 200
-# One small record per relay, to tell a broker that kept its data from one that forgot.
-RELAY_MARKERS_TOPIC = "innopark.relay-markers"
 
 
 def event_source(service_name: str) -> str:
@@ -115,13 +113,11 @@ class OutboxRelay:
         self.replayed = 0
         self.broker_resets = 0
         self.last_error: str | None = None
-        # A marker record this relay wrote on its own and the offset the broker gave it:
-        # if the broker no longer holds it, it forgot everything since.
-        self._marker: tuple[TopicPartition, int] | None = None
+        # Outlives reconnections: a broker that came back empty is noticed after one.
+        self._memory = BrokerMemory(settings, f"{settings.service_name}-relay")
         # The replay lane: retained (already published) rows with seq in [next, until].
         self._replay_next: int | None = None
         self._replay_until: int | None = None
-        self._offsets: AIOKafkaConsumer | None = None
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -196,66 +192,28 @@ class OutboxRelay:
     async def _start_producer(self) -> None:
         self.producer = make_producer(self.settings)
         await self.producer.start()
-        # A group-less consumer only to read end offsets (it never joins a group).
-        self._offsets = AIOKafkaConsumer(
-            bootstrap_servers=self.settings.kafka_bootstrap_servers,
-            client_id=f"{self.settings.service_name}-relay-offsets",
-            enable_auto_commit=False,
-            request_timeout_ms=10_000,
-        )
-        await self._offsets.start()
+        await self._memory.start()
 
     async def _stop_producer(self) -> None:
-        for client in (self.producer, self._offsets):
-            if client is not None:
-                try:
-                    await asyncio.wait_for(client.stop(), timeout=5)
-                except Exception:
-                    pass
-        self.producer = None
-        self._offsets = None
+        await self._memory.stop()
+        if self.producer is not None:
+            try:
+                await asyncio.wait_for(self.producer.stop(), timeout=5)
+            except Exception:
+                pass
+            self.producer = None
 
     # -- a broker that forgot ----------------------------------------------------------
 
     async def _check_broker_memory(self) -> None:
-        """Replay the retained window if the broker lost what it acknowledged.
-
-        The relay writes one marker record of its own (alone in its produce request, so its
-        offset is exact) and checks that the broker still holds it; a broker that restarted
-        empty, or a new cluster, does not."""
-        if self._offsets is None or self.producer is None:
+        """Replay the retained window if the broker lost what it acknowledged."""
+        if self.producer is None:
             return
-        if self._marker is None:
-            await self._write_marker()
-            return
-        tp, offset = self._marker
-        client = self.producer.client
-        await asyncio.wait_for(client.force_metadata_update(), timeout=10)
-        if tp.partition not in (client.cluster.partitions_for_topic(tp.topic) or ()):
-            lost = f"{tp.topic} is gone"
-        else:
-            end = (await asyncio.wait_for(self._offsets.end_offsets([tp]), timeout=10))[tp]
-            if end > offset:
-                return
-            lost = f"{tp.topic}[{tp.partition}] ends at {end}, the marker was at {offset}"
-        self.broker_resets += 1
-        self._marker = None
-        await ensure_topics(self.settings, self.topics)
-        await self._schedule_replay(f"the broker lost acknowledged events ({lost})")
-        await self._write_marker()
-
-    async def _write_marker(self) -> None:
-        assert self.producer is not None
-        await ensure_topics(self.settings, [RELAY_MARKERS_TOPIC])
-        meta = await asyncio.wait_for(
-            self.producer.send_and_wait(
-                RELAY_MARKERS_TOPIC,
-                value=str(datetime.now(UTC).isoformat()).encode(),
-                key=self.settings.service_name.encode(),
-            ),
-            timeout=30,
-        )
-        self._marker = (TopicPartition(meta.topic, meta.partition), meta.offset)
+        lost = await self._memory.forgot(self.producer)
+        if lost:
+            self.broker_resets += 1
+            await ensure_topics(self.settings, self.topics)
+            await self._schedule_replay(f"the broker lost acknowledged events ({lost})")
 
     async def _schedule_replay(self, why: str) -> None:
         """Queue every retained published row for the replay lane."""
