@@ -41,6 +41,8 @@ async def test_poison_is_recorded_listed_replayable_and_discardable(registry, in
         await producer.send_and_wait(
             CERTIFICATES_TOPIC, b'{"certificate_id": 7', key=b"poison", headers=envelope.headers()
         )
+        # No CloudEvents headers at all, on the same partition: recorded too.
+        await producer.send_and_wait(CERTIFICATES_TOPIC, b"{}", key=b"poison", headers=[])
     finally:
         await producer.stop()
 
@@ -54,6 +56,12 @@ async def test_poison_is_recorded_listed_replayable_and_discardable(registry, in
     assert await wait_until(recorded, timeout=60, interval=1.0), listed
     (mine,) = [item for item in listed if item["event_id"] == poison_id]
     assert mine["topic"] == CERTIFICATES_TOPIC and mine["error"].startswith("invalid payload")
+
+    async def headerless_recorded() -> bool:
+        code, out = await _cli(registry, "list")
+        return '"bad envelope: not a CloudEvent: missing ce_id, ce_type, ce_source' in out
+
+    assert await wait_until(headerless_recorded, timeout=60, interval=1.0)
 
     # Still malformed: a replay fails, says why, and leaves it pending.
     code, out = await _cli(registry, "replay", mine["id"])
