@@ -42,6 +42,7 @@ class Ledger:
     slow_503: list[float] = field(default_factory=list)
     bad: list[str] = field(default_factory=list)  # answers the promise does not allow
     operations: int = 0
+    gateway_killed: bool = False  # while the gateway is being killed and coming back
 
     def record(self, response: httpx.Response | None, seconds: float, what: str) -> None:
         self.operations += 1
@@ -64,9 +65,17 @@ async def _call(
     started = time.monotonic()
     try:
         response = await client.request(method, url, **kwargs)
-    except httpx.ConnectError:
-        response = None  # the gateway itself is down: nothing was promised
-    except httpx.HTTPError as exc:  # a hang or a dropped answer: not allowed
+    except (httpx.ConnectError, httpx.ReadError, httpx.RemoteProtocolError) as exc:
+        # The gateway itself is down, or was killed with this request in flight: nothing
+        # was promised (the request is not counted as accepted). At any other time a
+        # dropped connection is a failure.
+        if not ledger.gateway_killed:
+            ledger.operations += 1
+            ledger.answers[type(exc).__name__] += 1
+            ledger.bad.append(f"{what}: {type(exc).__name__} while the gateway was up")
+            return None
+        response = None
+    except httpx.HTTPError as exc:  # a hang (timeout) or any other failure: not allowed
         ledger.operations += 1
         ledger.answers[type(exc).__name__] += 1
         ledger.bad.append(f"{what}: {type(exc).__name__} after {time.monotonic() - started:.1f}s")
@@ -170,6 +179,13 @@ async def _hold_postgres_down(platform: Platform, seconds: float) -> None:
     assert await wait_until(accepting, timeout=60, interval=0.3), f"postgres ({old}) stayed down"
 
 
+async def _answers(platform: Platform) -> bool:
+    with contextlib.suppress(httpx.HTTPError):
+        async with httpx.AsyncClient(base_url=platform.gateway, timeout=2.0) as client:
+            return (await client.get("/livez")).status_code == 200
+    return False
+
+
 async def _read_models(platform: Platform) -> dict[str, dict[str, str]]:
     """{service: {park id: name}} and residents per service, read from each service's own
     schema with its own role."""
@@ -228,8 +244,12 @@ async def test_every_accepted_write_reaches_every_read_model_through_every_fault
                 "events",
                 "gateway",
             ]:
+                ledger.gateway_killed = name == "gateway"
                 await _kill_and_wait_back(platform, name)
                 faults.append(f"{name} SIGKILL")
+                if ledger.gateway_killed:
+                    assert await wait_until(lambda: _answers(platform), timeout=90, interval=0.3)
+                    ledger.gateway_killed = False
                 await asyncio.sleep(OUTAGE_SECONDS)
 
             await _hold_postgres_down(platform, 10)
