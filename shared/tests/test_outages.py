@@ -40,6 +40,8 @@ def test_outages_are_told_from_bugs_and_bad_input() -> None:
     assert not is_transient(ValueError("a bug"))
     assert not is_transient(KeyError("a bug"))
     assert not is_transient(FileNotFoundError("config"))
+    assert not is_transient(PermissionError(13, "a handler's own file"))
+    assert is_transient(OSError(113, "No route to host"))  # EHOSTUNREACH, unwrapped
     chained = RuntimeError("wrapper")
     chained.__cause__ = ConnectionRefusedError()
     assert is_transient(chained)

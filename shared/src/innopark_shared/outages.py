@@ -8,7 +8,8 @@ for them. Everything else (a bug, a bad message) is deterministic.
 
 from __future__ import annotations
 
-import asyncio
+import errno
+import socket
 
 from aiokafka.errors import KafkaError
 from sqlalchemy.exc import DBAPIError
@@ -18,6 +19,19 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 # server shutting down or starting (57P01–57P03), too many connections (53300),
 # serialization failure (40001) and deadlock (40P01).
 TRANSIENT_SQLSTATE_CLASSES = ("08",)
+# OSErrors that are the network's, not ours (a PermissionError in a handler is a bug).
+NETWORK_ERRNOS = frozenset(
+    {
+        errno.ECONNREFUSED,
+        errno.ECONNRESET,
+        errno.ECONNABORTED,
+        errno.EHOSTUNREACH,
+        errno.ENETUNREACH,
+        errno.ENETDOWN,
+        errno.ETIMEDOUT,
+        errno.EPIPE,
+    }
+)
 TRANSIENT_SQLSTATES = frozenset({"40001", "40P01", "53300", "57P01", "57P02", "57P03"})
 
 
@@ -42,10 +56,10 @@ def is_transient(exc: BaseException) -> bool:
         seen.add(id(current))
         if isinstance(current, PoolTimeout | ConnectionError | TimeoutError | KafkaError):
             return True
-        if isinstance(current, OSError) and not isinstance(current, FileNotFoundError):
-            return True  # refused, reset, unreachable (not a missing file of ours)
-        if isinstance(current, asyncio.TimeoutError):
-            return True
+        if isinstance(current, socket.gaierror) or (
+            isinstance(current, OSError) and current.errno in NETWORK_ERRNOS
+        ):
+            return True  # unreachable network or name; not a file or permission of ours
         if isinstance(current, DBAPIError):
             if current.connection_invalidated:
                 return True
