@@ -60,18 +60,16 @@ async def partner_headers_via_gateway(base_url: str, username: str, password: st
             partner_id = (await answer.json())["id"]
         email = f"bench-{uuid.uuid4().hex[:8]}@partner.example"
         secret = uuid.uuid4().hex
-        async with http.post(
-            f"{base_url}/api/v1/users",
-            headers=operator,
-            json={
-                "email": email,
-                "password": secret,
-                "role": "partner",
-                "partner_id": partner_id,
-            },
-        ) as answer:
-            if answer.status != 201:
-                raise SystemExit(f"user creation failed: {answer.status} {await answer.text()}")
+        body = {"email": email, "password": secret, "role": "partner", "partner_id": partner_id}
+        # The partner reaches the gateway's read model (bindings must exist) in a moment.
+        for _ in range(75):
+            async with http.post(f"{base_url}/api/v1/users", headers=operator, json=body) as answer:
+                status, text = answer.status, await answer.text()
+            if status != 422:
+                break
+            await asyncio.sleep(0.2)
+        if status != 201:
+            raise SystemExit(f"user creation failed: {status} {text}")
         return {"Authorization": f"Bearer {await _token(http, base_url, email, secret)}"}
 
 

@@ -124,6 +124,43 @@ def test_compose_gateway_is_published_and_knows_its_upstreams(compose) -> None:
     assert published == ["gateway"]
 
 
+def test_compose_images_carry_the_project_version(compose) -> None:
+    import tomllib
+
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    for name, service in compose["services"].items():
+        image = service["image"]
+        if image.startswith("innopark/"):
+            assert image.endswith(f":${{INNOPARK_TAG:-{version}}}"), (name, image)
+        else:  # third-party images pinned to a full release (PostgreSQL's is major.minor)
+            assert re.search(r":\d+\.\d+(\.\d+)?-|:\d+\.\d+\.\d+$", image), (name, image)
+
+
+def test_compose_gateway_shares_limits_in_redis_and_keeps_metrics_internal(compose) -> None:
+    gateway = compose["services"]["gateway"]
+    assert gateway["environment"]["RATE_LIMIT_REDIS_URL"] == "redis://redis:6379/0"
+    assert gateway["depends_on"]["redis"]["condition"] == "service_healthy"
+    metrics = gateway["environment"]["METRICS_PORT"]
+    assert not any(str(p).endswith(f":{metrics}") for p in gateway["ports"])
+    assert compose["services"]["redis"]["healthcheck"]["test"]
+
+
+def test_make_compose_config_passes_from_a_fresh_clone() -> None:
+    """`make compose-config` (Debian's docker-compose) with no variables set."""
+    if shutil.which("docker-compose") is None:
+        pytest.skip("docker-compose is not installed (.ci/run installs it as root)")
+    env = {k: v for k, v in os.environ.items() if k not in REQUIRED_ENV}
+    ok = subprocess.run(
+        ["make", "-s", "compose-config"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert ok.returncode == 0, ok.stderr
+
+
 def test_docker_compose_validates_the_file() -> None:
     """`docker-compose config -q`, when Debian's docker-compose is installed."""
     if shutil.which("docker-compose") is None:
@@ -193,7 +230,7 @@ def test_service_image_runs_the_service(service: str) -> None:
     assert image_command(dockerfile) == ["python", "-m", f"innopark_{service}", "serve"]
     steps = instructions(dockerfile)
     found = dict(steps)
-    assert found["FROM"].startswith("python:3.11-slim")
+    assert_reproducible(dockerfile, f"innopark-{service}")
     assert found["EXPOSE"].split()[0] == str(port_of(service))
     assert found["USER"].split(":")[0] not in ("root", "0")
     assert "/livez" in found["HEALTHCHECK"]
@@ -204,12 +241,46 @@ def test_service_image_runs_the_service(service: str) -> None:
     assert "HOST=0.0.0.0" in env and f"PORT={port_of(service)}" in env
 
 
+def assert_reproducible(dockerfile: Path, dist: str) -> None:
+    """Multi-stage, on a base pinned to a full Python version, installing exactly uv.lock."""
+    steps = instructions(dockerfile)
+    args = dict(a.split("=", 1) for word, a in steps if word == "ARG" and "=" in a)
+    bases = [a.split()[0] for word, a in steps if word == "FROM"]
+    assert len(bases) >= 2, "a build stage and a runtime stage"
+    resolved = [args.get(b.strip("${}"), b) if b.startswith("${") else b for b in bases]
+    pythons = [b for b in resolved if b.startswith("python:")]
+    assert pythons and all(re.fullmatch(r"python:3\.11\.\d+-slim-bookworm", b) for b in pythons)
+    assert all(not b.endswith(":latest") and ":" in b for b in resolved), resolved
+    runs = " ".join(a for word, a in steps if word == "RUN")
+    assert "pip install" not in runs
+    assert f"uv sync --frozen --no-dev --no-editable --package {dist}" in runs
+    copies = [a for word, a in steps if word == "COPY"]
+    assert any("uv.lock" in c.split() for c in copies)
+    assert any(c.startswith("--from=build /opt/venv") for c in copies)
+
+
+def test_events_image_has_the_letter_fonts() -> None:
+    """The Debian packages the platform needs (deploy/system-packages.txt, where the
+    letters' fonts are listed) are installed in the events image, pinned."""
+    runs = " ".join(a for w, a in instructions(ROOT / "services/events/Dockerfile") if w == "RUN")
+    listed = ROOT / "deploy" / "system-packages.txt"
+    wanted = [  # the fonts; the list also has the README tour's curl and jq
+        line.strip()
+        for line in listed.read_text().splitlines()
+        if line.strip().startswith("fonts-")
+    ]
+    assert wanted, "deploy/system-packages.txt lists the letters' fonts"
+    for package in wanted:
+        assert re.search(rf"\b{re.escape(package)}=\S+", runs), f"{package} not installed, pinned"
+
+
 def test_gateway_image_runs_the_gateway() -> None:
     # gateway/Dockerfile is the gateway's own (it may migrate before serving when run as is);
     # compose and k8s set the entrypoint themselves, so it only has to be able to serve.
     dockerfile = ROOT / "gateway" / "Dockerfile"
     assert dockerfile.is_file(), "docker-compose.yml builds the gateway from gateway/Dockerfile"
     assert "python -m innopark_gateway serve" in " ".join(image_command(dockerfile))
+    assert_reproducible(dockerfile, "innopark-gateway")
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     assert compose["services"]["gateway"]["build"]["dockerfile"] == "gateway/Dockerfile"
 
@@ -295,10 +366,14 @@ def assert_hardened(pod: dict[str, Any], where: str) -> None:
 
 def test_every_deployment_is_probed_and_hardened() -> None:
     deployments = of_kind("Deployment")
-    assert deployments
+    assert set(PARTS) <= set(deployments)
     for name, deployment in deployments.items():
         pod = deployment["spec"]["template"]["spec"]
         assert_hardened(pod, f"Deployment {name}")
+        for container in pod["containers"]:
+            assert container["readinessProbe"] and container["livenessProbe"], name
+    for name in PARTS:
+        pod = deployments[name]["spec"]["template"]["spec"]
         for container in pod["containers"]:
             where = f"Deployment {name}, container {container['name']}"
             assert container["readinessProbe"]["httpGet"]["path"] == "/readyz", where

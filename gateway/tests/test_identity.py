@@ -5,18 +5,22 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import innopark_gateway
 import pytest
 from innopark_gateway.main import create_app
+from innopark_shared.contracts.orders import PartnerRegisteredV1
+from innopark_shared.contracts.registry import ParkCreatedV1
 from innopark_shared.migrations import upgrade
 
 from .conftest import serve
 
 MIGRATIONS = Path(innopark_gateway.__file__).parent / "migrations"
 ADMIN_PASSWORD = "bootstrap-secret"
+PM_PASSWORD = "violet-harbour-lantern-7"
 
 
 @pytest.fixture(scope="session")
@@ -26,16 +30,64 @@ async def migrated(database_url: str) -> str:
     return database_url
 
 
+async def known(infra, event) -> None:
+    """Announce a park or partner as the registry or orders would (a real event)."""
+    await infra.publish(event, source="/innopark/test")
+
+
+async def announce_park(infra, http: httpx.AsyncClient, auth: dict[str, str]) -> str:
+    """A park the gateway has learnt of from a real ParkCreatedV1 (it may be bound to)."""
+    park_id = uuid.uuid4()
+    await known(
+        infra,
+        ParkCreatedV1(
+            park_id=park_id,
+            name="Test park",
+            kind="technopark",
+            country="RU",
+            region="Kazan",
+            created_at=datetime.now(UTC),
+        ),
+    )
+    return str(park_id)
+
+
+async def announce_partner(infra) -> str:
+    partner_id = uuid.uuid4()
+    await known(
+        infra,
+        PartnerRegisteredV1(
+            partner_id=partner_id, name="ACME", country="DE", occurred_at=datetime.now(UTC)
+        ),
+    )
+    return str(partner_id)
+
+
+async def create_bound(http, auth, body: dict) -> httpx.Response:
+    """POST /users, waiting for a just-announced binding to reach the read model."""
+    deadline = asyncio.get_running_loop().time() + 30
+    while True:
+        r = await http.post("/api/v1/users", json=body, headers=auth)
+        unknown = r.status_code == 422 and any(
+            e["type"] == "unknown" for e in r.json().get("errors", [])
+        )
+        if not unknown or asyncio.get_running_loop().time() > deadline:
+            return r
+        await asyncio.sleep(0.2)
+
+
 @pytest.fixture
-async def client(migrated, make_settings):
+async def client(migrated, make_settings, infra):
     admin = f"admin-{uuid.uuid4().hex[:8]}@Innopark.test"  # mixed case on purpose
     settings = make_settings(
         database_url=migrated,
         bootstrap_admin_email=admin,
         bootstrap_admin_password=ADMIN_PASSWORD,
+        kafka_bootstrap_servers=infra.bootstrap_servers,
+        outbox_poll_interval_seconds=0.5,
     )
     async with serve(create_app(settings)) as url, httpx.AsyncClient(base_url=url) as http:
-        http.admin_email = admin
+        http.admin_email = admin  # type: ignore[attr-defined]
         yield http
 
 
@@ -48,10 +100,10 @@ async def token(http: httpx.AsyncClient, **form: str) -> str:
     return body["access_token"]
 
 
-async def test_users_and_password_grant(client):
-    # Readiness is the gateway's database only: it runs no relay and needs no broker.
+async def test_users_and_password_grant(client, infra):
+    # Readiness: the database and the broker (the gateway publishes and consumes).
     ready = await client.get("/readyz")
-    assert ready.status_code == 200 and ready.json()["checks"] == {"database": "ok"}
+    assert ready.status_code == 200 and ready.json()["checks"]["database"] == "ok"
     admin = await token(
         client, grant_type="password", username=client.admin_email.lower(), password=ADMIN_PASSWORD
     )
@@ -68,10 +120,10 @@ async def test_users_and_password_grant(client):
     unknown = await client.post("/api/v1/auth/token", data={"grant_type": "implicit"})
     assert unknown.json()["error"] == "unsupported_grant_type"
 
-    park_id = str(uuid.uuid4())
+    park_id = await announce_park(infra, client, auth)
     email = f"PM-{uuid.uuid4().hex[:8]}@park.test"
-    new = {"email": email, "password": "park-pass-1", "role": "park_manager", "park_id": park_id}
-    created = await client.post("/api/v1/users", json=new, headers=auth)
+    new = {"email": email, "password": PM_PASSWORD, "role": "park_manager", "park_id": park_id}
+    created = await create_bound(client, auth, new)
     assert created.status_code == 201, created.text
     user = created.json()
     assert created.headers["location"] == f"/api/v1/users/{user['id']}"
@@ -87,7 +139,7 @@ async def test_users_and_password_grant(client):
         headers=auth,
         json={
             "email": f"r-{uuid.uuid4().hex[:8]}@park.test",
-            "password": "long-enough",
+            "password": "long-enough-passphrase",
             "role": "resident",
         },
     )
@@ -95,7 +147,7 @@ async def test_users_and_password_grant(client):
     assert [e["field"] for e in unbound.json()["errors"]] == ["resident_id"]
 
     # The new user signs in; the token carries the binding; operator routes are closed.
-    pm = await token(client, grant_type="password", username=email, password="park-pass-1")
+    pm = await token(client, grant_type="password", username=email, password=PM_PASSWORD)
     pm_auth = {"Authorization": f"Bearer {pm}"}
     assert (await client.get("/api/v1/users/me", headers=pm_auth)).json()["park_id"] == park_id
     assert (await client.get("/api/v1/users", headers=pm_auth)).status_code == 403
@@ -116,17 +168,31 @@ async def test_users_and_password_grant(client):
     assert seen.index(me["id"]) < seen.index(user["id"])
 
 
-async def test_api_client_credentials(client):
+async def test_api_client_credentials(client, infra):
     admin = await token(
         client, grant_type="password", username=client.admin_email, password=ADMIN_PASSWORD
     )
     auth = {"Authorization": f"Bearer {admin}"}
-    partner_id = str(uuid.uuid4())
-    created = await client.post(
-        "/api/v1/api-clients",
-        headers=auth,
-        json={"name": "ACME integration", "role": "partner", "partner_id": partner_id},
-    )
+    partner_id = await announce_partner(infra)
+
+    async def create_client() -> httpx.Response:
+        return await client.post(
+            "/api/v1/api-clients",
+            headers=auth,
+            json={
+                "name": "ACME integration",
+                "role": "partner",
+                "partner_id": partner_id,
+                "scopes": ["orders:read"],
+            },
+        )
+
+    created = await create_client()
+    for _ in range(150):  # the partner's event reaches the read model in a moment
+        if created.status_code != 422:
+            break
+        await asyncio.sleep(0.2)
+        created = await create_client()
     assert created.status_code == 201, created.text
     body = created.json()
     secret, client_id = body["client_secret"], body["client_id"]
@@ -151,9 +217,10 @@ async def test_api_client_credentials(client):
     assert revoked.status_code == 401 and revoked.json()["error"] == "invalid_client"
 
 
-async def test_repeated_failed_logins_lock_the_account_for_a_while(migrated, make_settings):
+async def test_repeated_failed_logins_lock_the_account_for_a_while(migrated, make_settings, infra):
     admin = f"admin-{uuid.uuid4().hex[:8]}@innopark.test"
     settings = make_settings(
+        kafka_bootstrap_servers=infra.bootstrap_servers,
         database_url=migrated,
         bootstrap_admin_email=admin,
         bootstrap_admin_password=ADMIN_PASSWORD,

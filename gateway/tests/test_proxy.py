@@ -310,6 +310,9 @@ async def test_slow_upstream_is_a_504(gateway):
     response = await gateway.get("/api/v1/parks/slow")
     assert response.status_code == 504
     assert time.monotonic() - started < 2.5
+    # An outage like any other: a problem saying when to retry.
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["retry-after"] == "1"
 
 
 async def test_cors_applies_to_proxied_answers(gateway):
@@ -336,12 +339,14 @@ async def test_rate_limit(upstream, make_settings):
     async with serve(create_app(settings)) as url, httpx.AsyncClient(base_url=url) as client:
         answers = [await client.get("/api/v1/parks") for _ in range(4)]
         assert [a.status_code for a in answers] == [201, 201, 201, 429]
-        assert answers[0].headers["ratelimit-limit"] == "60"
-        assert answers[0].headers["ratelimit-remaining"] == "2"
+        # draft-ietf-httpapi-ratelimit-headers: quota = burst, window = time to refill it.
+        assert answers[0].headers["ratelimit-policy"] == '"default";q=3;w=3'
+        assert answers[0].headers["ratelimit"].startswith('"default";r=2;t=')
+        assert answers[2].headers["ratelimit"].startswith('"default";r=0;t=')
         limited = answers[-1]
         assert limited.headers["content-type"] == "application/problem+json"
         assert int(limited.headers["retry-after"]) >= 1
-        assert limited.headers["ratelimit-remaining"] == "0"
+        assert limited.headers["ratelimit"].startswith('"default";r=0;t=')
         # Probes are never limited.
         assert (await client.get("/livez")).status_code == 200
 
@@ -362,7 +367,9 @@ async def test_health_lists_every_upstream(gateway, upstream):
 
 async def test_docs_portal(gateway):
     page = await gateway.get("/docs")
-    assert page.status_code == 200 and "/docs/specs/registry.json" in page.text
+    # Served from the gateway itself (no CDN), over the one merged document.
+    assert page.status_code == 200 and "/docs/assets/swagger-ui-bundle.js" in page.text
+    assert "https://" not in page.text.split("<body>")[0]
     spec = await gateway.get("/docs/specs/registry.json")
     # Only what the gateway routes to that service.
     assert spec.status_code == 200 and list(spec.json()["paths"]) == ["/api/v1/parks"]
@@ -370,7 +377,11 @@ async def test_docs_portal(gateway):
     assert (await gateway.get("/docs/specs/nope.json")).status_code == 404
     events = await gateway.get("/docs/asyncapi.json")
     assert events.status_code == 200 and events.json()["asyncapi"].startswith("3.")
-    assert (await gateway.get("/openapi.json")).json()["paths"]["/api/v1/auth/token"]
+    merged = await gateway.get("/openapi.json")  # orders is down: left out, and said so
+    assert (
+        merged.json()["paths"]["/api/v1/auth/token"] and "/api/v1/parks" in merged.json()["paths"]
+    )
+    assert "orders" in merged.json()["info"]["x-unavailable-services"]
 
 
 async def test_redirects_are_passed_on_not_followed_and_point_at_the_gateway(gateway):
@@ -410,3 +421,24 @@ async def test_rate_limit_keys_on_verified_subject(upstream, make_settings, tmp_
             for i in range(3)
         ]
         assert forged == [201, 201, 429]
+
+
+def test_proxied_server_spans_are_named_from_the_route_table() -> None:
+    table = RouteTable({"/api/v1/parks": "registry", "/api/v1/users": GATEWAY})
+
+    def scope(method: str, path: str) -> dict:
+        return {"type": "http", "method": method, "path": path}
+
+    assert table.span_details(scope("GET", "/api/v1/parks/5b0e")) == (
+        "GET /api/v1/parks/{path}",
+        {"http.route": "/api/v1/parks/{path}"},
+    )
+    assert table.span_details(scope("POST", "/api/v1/parks/")) == (
+        "POST /api/v1/parks",
+        {"http.route": "/api/v1/parks"},
+    )
+    # A method token outside HTTP's own is not let into span names.
+    assert table.span_details(scope("BREW", "/api/v1/parks"))[0] == "HTTP /api/v1/parks"
+    # The gateway's own routes, and paths nobody serves, are named by the router.
+    assert table.span_details(scope("GET", "/api/v1/users/me")) is None
+    assert table.span_details(scope("GET", "/nowhere")) is None

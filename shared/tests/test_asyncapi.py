@@ -151,7 +151,7 @@ def test_each_service_documents_what_it_receives() -> None:
 
     document = build_asyncapi()
     subscriptions = installed_subscriptions()
-    assert set(subscriptions) == {"registry", "orders", "accreditation", "events"}
+    assert set(subscriptions) == {"registry", "orders", "accreditation", "events", "gateway"}
     for service, subs in subscriptions.items():
         documented = set()
         for name, operation in document["operations"].items():

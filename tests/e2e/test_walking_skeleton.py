@@ -97,20 +97,19 @@ async def test_writes_without_or_with_a_tampered_token_are_401(platform):
 
 async def test_a_resident_user_cannot_create_a_park(platform):
     operator = await platform.auth()
-    email = f"resident-{uuid.uuid4().hex[:8]}@e2e.test"
     async with platform.client() as c:
+        park = await c.post("/api/v1/parks", headers=operator, json=PARK)
+        assert park.status_code == 201, park.text
         r = await c.post(
-            "/api/v1/users",
+            f"/api/v1/parks/{park.json()['id']}/residents",
             headers=operator,
-            json={
-                "email": email,
-                "password": "resident-password",
-                "role": "resident",
-                "resident_id": str(uuid.uuid4()),
-            },
+            json={"name": "PolyForm", "technologies": ["polymers"]},
         )
         assert r.status_code == 201, r.text
-        resident = await platform.auth(email, "resident-password")
+    # A binding must exist: the gateway learns the resident from the registry's events
+    # (create_user waits for that).
+    _, resident = await platform.create_user(operator, "resident", resident_id=r.json()["id"])
+    async with platform.client() as c:
         _problem(await c.post("/api/v1/parks", json=PARK, headers=resident), 403)
 
 

@@ -24,7 +24,11 @@ class GatewaySettings(ServiceSettings):
 
     # PEM EC P-256 private key; generated (0600) when the file does not exist yet.
     jwt_private_key_path: Path = Path(".data/keys/jwt-es256.pem")
-    access_token_ttl_seconds: int = Field(default=3600, ge=60, le=86400)
+    # Short: revocation is immediate anyway, but a short life bounds a leaked token.
+    # People keep their session with the rotating refresh token.
+    access_token_ttl_seconds: int = Field(default=900, ge=60, le=86400)
+    # The token the gateway signs for an API key and sends upstream instead of the key.
+    api_key_token_ttl_seconds: int = Field(default=300, ge=60, le=3600)
 
     registry_url: str = "http://127.0.0.1:8001"
     orders_url: str = "http://127.0.0.1:8002"
@@ -36,8 +40,8 @@ class GatewaySettings(ServiceSettings):
     # Keep-alive pool to the upstreams, shared by every request of this process.
     upstream_pool_size: int = Field(default=200, ge=1)
     upstream_pool_size_per_host: int = Field(default=100, ge=1)
-    # Must stay below the upstreams' own idle timeout (uvicorn: 5 s), so the gateway never
-    # reuses a connection the upstream is closing at that very moment.
+    # Must stay well below the upstreams' own idle timeout (HTTP_KEEP_ALIVE_SECONDS, 30 s),
+    # so the gateway never reuses a connection the upstream is closing at that very moment.
     upstream_keepalive_seconds: float = Field(default=4.0, gt=0)
     max_body_bytes: int = Field(default=10 * MIB, ge=0)
 
@@ -48,6 +52,14 @@ class GatewaySettings(ServiceSettings):
     # 0 turns rate limiting off.
     rate_limit_per_minute: int = Field(default=600, ge=0)
     rate_limit_burst: int = Field(default=120, ge=1)
+    # Where the buckets live, failed logins' included: Redis (redis://host:6379/0) shared by
+    # every replica, or, unset, this process (one gateway only: N replicas would allow N
+    # times the limit, and N times the password guesses).
+    rate_limit_redis_url: str | None = None
+    rate_limit_redis_prefix: str = "innopark:ratelimit:"
+    # The gateway's own metrics, served on this internal port only (never the public one).
+    metrics_host: str = "0.0.0.0"
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
 
     # Password guessing: each account (and each API client) may fail to log in
     # login_failure_burst times in a row; then one more try per 60/login_failures_per_minute

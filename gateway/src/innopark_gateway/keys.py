@@ -73,9 +73,13 @@ class TokenIssuer:
     audience: str
     ttl_seconds: int
 
-    def issue(self, *, subject: str, role: str, extra: dict[str, Any]) -> tuple[str, int]:
+    def issue(
+        self, *, subject: str, role: str, extra: dict[str, Any], ttl_seconds: int | None = None
+    ) -> tuple[str, int]:
         """A signed token and its lifetime in seconds. `extra` claims with value None
-        are left out (an unbound role carries no binding claims)."""
+        are left out (an unbound role carries no binding claims); integers stay numbers
+        (`ver`), everything else becomes a string."""
+        ttl = ttl_seconds or self.ttl_seconds
         now = int(time.time())
         claims: dict[str, Any] = {
             "iss": self.issuer,
@@ -83,12 +87,18 @@ class TokenIssuer:
             "sub": subject,
             "iat": now,
             "nbf": now,
-            "exp": now + self.ttl_seconds,
+            "exp": now + ttl,
             "jti": uuid.uuid4().hex,
             "role": role,
         }
-        claims.update({name: str(value) for name, value in extra.items() if value is not None})
+        claims.update(
+            {
+                name: value if type(value) is int else str(value)
+                for name, value in extra.items()
+                if value is not None
+            }
+        )
         token = jwt.encode(
             claims, self.key.private_key, algorithm=ALGORITHM, headers={"kid": self.key.kid}
         )
-        return token, self.ttl_seconds
+        return token, ttl

@@ -5,6 +5,12 @@ on to FastAPI, service paths are forwarded over one pooled keep-alive aiohttp se
 anything else is a 404 problem. aiohttp rather than httpx, on measurement: on the build
 machine a Starlette+httpx proxy managed ~900 req/s (encode/httpx#3215), aiohttp ~9,000.
 The request path parses no JSON and copies no body: both directions stream.
+
+Credentials at the edge, on every proxied request: an API key (`Bearer ipk_…` or
+`X-API-Key`) is exchanged for a short-lived token the gateway signs (`apikeys`), so the
+upstream never sees the key; a bearer token of a revoked subject (disabled user, revoked
+client) is refused here, from the revocation list every replica keeps in step. Anything
+else is for the upstream to verify, as it always does.
 """
 
 from __future__ import annotations
@@ -16,8 +22,13 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import aiohttp
+import jwt
 from innopark_shared.errors import problem
-from starlette.types import ASGIApp, Receive, Scope, Send
+from innopark_shared.outages import is_transient
+from innopark_shared.tracing import SpanKind, current_headers, tracer
+from opentelemetry.trace import StatusCode
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from yarl import URL
 
 from .config import GatewaySettings
@@ -25,6 +36,10 @@ from .config import GatewaySettings
 log = logging.getLogger(__name__)
 
 GATEWAY = "gateway"
+# Span names keep to these (any other token a client sends is named "HTTP", as OTel does).
+HTTP_METHODS = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"}
+)
 
 # The public contract (DESIGN.md §4): resource prefix → owner. Matched on whole path
 # segments, so /api/v1/parks and /api/v1/parks/... route, /api/v1/parksx does not.
@@ -34,6 +49,7 @@ ROUTES: dict[str, str] = {
     "/api/v1/clusters": "registry",
     "/api/v1/agreements": "registry",
     "/api/v1/stats": "registry",
+    "/api/v1/registry": "registry",
     "/api/v1/partners": "orders",
     "/api/v1/orders": "orders",
     "/api/v1/proposals": "orders",
@@ -45,6 +61,7 @@ ROUTES: dict[str, str] = {
     "/api/v1/auth": GATEWAY,
     "/api/v1/users": GATEWAY,
     "/api/v1/api-clients": GATEWAY,
+    "/api/v1/api-keys": GATEWAY,
     "/.well-known/jwks.json": GATEWAY,
     "/health": GATEWAY,
     "/livez": GATEWAY,
@@ -68,6 +85,9 @@ REQUEST_DROP = frozenset(
         b"x-forwarded-for",
         b"x-forwarded-proto",
         b"x-forwarded-host",
+        # The gateway's own span is the upstream's parent: it sends its own trace context.
+        b"traceparent",
+        b"tracestate",
     }
 )
 # From responses also the fields this server adds (date, server, the request id) so they
@@ -98,16 +118,33 @@ class RouteTable:
         self._routes = {prefix.rstrip("/"): owner for prefix, owner in routes.items()}
 
     def match(self, path: str) -> str | None:
+        found = self.prefix_of(path)
+        return found[1] if found is not None else None
+
+    def prefix_of(self, path: str) -> tuple[str, str] | None:
+        """(the longest matching prefix, its owner), or None."""
         candidate = path.rstrip("/")
         while candidate:
             owner = self._routes.get(candidate)
             if owner is not None:
-                return owner
+                return candidate, owner
             cut = candidate.rfind("/")
             if cut <= 0:
                 return None
             candidate = candidate[:cut]
         return None
+
+    def span_details(self, scope: Scope) -> tuple[str, dict[str, str]] | None:
+        """The server span's name for a proxied request, without trying every one of the
+        gateway's routes (see innopark_shared.tracing): `GET /api/v1/parks/{path}`, say.
+        None for the gateway's own paths, which its routes name."""
+        found = self.prefix_of(scope["path"])
+        if found is None or found[1] == GATEWAY:
+            return None
+        prefix = found[0]
+        route = prefix if scope["path"].rstrip("/") == prefix else f"{prefix}/{{path}}"
+        method = scope.get("method", "")
+        return f"{method if method in HTTP_METHODS else 'HTTP'} {route}", {"http.route": route}
 
 
 def has_dot_segment(path: str) -> bool:
@@ -132,6 +169,26 @@ class Upstreams:
             sock_read=settings.upstream_read_timeout_seconds,
         )
         self._session: aiohttp.ClientSession | None = None
+        self.requests: Counter | None = None
+        self.latency: Histogram | None = None
+
+    def instrument(self, registry: CollectorRegistry) -> None:
+        """Count and time what each upstream answered, in the app's metrics registry."""
+        if self.requests is not None:
+            return
+        self.requests = Counter(
+            "innopark_gateway_upstream_requests",
+            "Requests forwarded, by upstream and the status the gateway answered",
+            ["upstream", "status"],
+            registry=registry,
+        )
+        self.latency = Histogram(
+            "innopark_gateway_upstream_duration_seconds",
+            "Time from forwarding a request to the end of the answer",
+            ["upstream"],
+            registry=registry,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+        )
 
     @property
     def session(self) -> aiohttp.ClientSession:
@@ -182,12 +239,10 @@ class _Upload:
 
 
 class ProxyMiddleware:
-    def __init__(
-        self, app: ASGIApp, *, upstreams: Upstreams, routes: Mapping[str, str] = ROUTES
-    ) -> None:
+    def __init__(self, app: ASGIApp, *, upstreams: Upstreams, table: RouteTable) -> None:
         self.app = app
         self.upstreams = upstreams
-        self.table = RouteTable(routes)
+        self.table = table
         self.max_body = upstreams.settings.max_body_bytes
         self.connect_timeout = upstreams.settings.upstream_connect_timeout_seconds
 
@@ -206,9 +261,43 @@ class ProxyMiddleware:
                 scope, receive, send
             )
         else:
-            await self.forward(owner, scope, receive, send)
+            await self.traced_forward(owner, scope, receive, send)
 
-    def _request_headers(self, scope: Scope) -> tuple[list[tuple[str, str]], int | None]:
+    async def _edge_credentials(self, scope: Scope) -> tuple[str | None, str | None]:
+        """(token to send upstream instead of the caller's credentials, why to refuse)."""
+        authorization = api_key = None
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                authorization = value.decode("latin-1")
+            elif name == b"x-api-key":
+                api_key = value.decode("latin-1").strip()
+        scheme, _, credentials = (authorization or "").partition(" ")
+        credentials = credentials.strip()
+        is_bearer = scheme.lower() == "bearer"
+        if api_key is None and is_bearer and credentials.startswith("ipk_"):
+            api_key = credentials
+        state = scope["app"].state
+        if api_key is not None:
+            exchange = getattr(state, "key_exchange", None)
+            token = await exchange.token_for(api_key) if exchange is not None else None
+            if token is None:
+                return None, "Invalid, expired or revoked API key"
+            return token, None
+        revocations = getattr(state, "revocations", None)
+        if is_bearer and credentials and revocations is not None:
+            try:
+                # Unverified: this can only refuse; the upstream verifies the signature.
+                claims = jwt.decode(credentials, options={"verify_signature": False})
+                subject, version = str(claims.get("sub")), int(claims.get("ver", 0))
+            except (jwt.PyJWTError, TypeError, ValueError):
+                return None, None
+            if revocations.is_revoked(subject, version):
+                return None, "Token revoked"
+        return None, None
+
+    def _request_headers(
+        self, scope: Scope, token: str | None = None
+    ) -> tuple[list[tuple[str, str]], int | None]:
         headers: list[tuple[str, str]] = []
         forwarded_for = host = None
         content_length: int | None = None
@@ -225,7 +314,11 @@ class ProxyMiddleware:
                 content_length = int(value)  # ValueError → 400 by the caller
             if name in REQUEST_DROP or name.startswith(b"proxy-"):
                 continue
+            if token is not None and name in (b"authorization", b"x-api-key"):
+                continue  # the key stays here; the upstream gets the token for it
             headers.append((name.decode("latin-1"), value.decode("latin-1")))
+        if token is not None:
+            headers.append(("Authorization", f"Bearer {token}"))
         if extra_drop:
             headers = [(n, v) for n, v in headers if n.encode("latin-1") not in extra_drop]
         client = scope.get("client")
@@ -241,6 +334,7 @@ class ProxyMiddleware:
         headers.append(("X-Forwarded-Proto", scope.get("scheme", "http")))
         if host:
             headers.append(("X-Forwarded-Host", host))
+        headers.extend(current_headers().items())  # traceparent of the gateway's span
         return headers, content_length
 
     async def _stream_body(
@@ -268,7 +362,31 @@ class ProxyMiddleware:
     async def forward(self, owner: str, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope["path"]
         try:
-            headers, content_length = self._request_headers(scope)
+            token, refusal = await self._edge_credentials(scope)
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            # The key could not be looked up: the gateway's database is down.
+            log.warning("cannot check an API key: %r", exc)
+            await problem(
+                503,
+                slug="service-unavailable",
+                detail="Credentials cannot be checked right now; try again shortly",
+                instance=path,
+                headers={"Retry-After": "1"},
+            )(scope, receive, send)
+            return
+        if refusal is not None:
+            await problem(
+                401,
+                slug="unauthorized",
+                detail=refusal,
+                instance=path,
+                headers={"WWW-Authenticate": 'Bearer realm="innopark"'},
+            )(scope, receive, send)
+            return
+        try:
+            headers, content_length = self._request_headers(scope, token)
         except ValueError:
             await problem(400, detail="Invalid Content-Length", instance=path)(scope, receive, send)
             return
@@ -328,11 +446,16 @@ class ProxyMiddleware:
             except aiohttp.ClientConnectorError:
                 error = self._unavailable(owner, path, "is not reachable")
             except aiohttp.SocketTimeoutError:
+                # Silent for UPSTREAM_READ_TIMEOUT_SECONDS (frozen, overloaded): an
+                # outage the client may retry, so it says when. A write may or may not
+                # have been applied: read it, or resend with the same Idempotency-Key.
                 error = problem(
                     504,
                     slug="upstream-timeout",
                     instance=path,
-                    detail=f"The {owner} service did not answer in time",
+                    detail=f"The {owner} service did not answer in time"
+                    + ("" if method in IDEMPOTENT else " (the change may have been applied)"),
+                    headers={"Retry-After": "1"},
                 )
             except aiohttp.ClientError as exc:
                 if upload.too_large:
@@ -408,6 +531,35 @@ class ProxyMiddleware:
         if host is None:
             return location[len(base) :] or b"/"
         return scope.get("scheme", "http").encode() + b"://" + host + location[len(base) :]
+
+    async def traced_forward(self, owner: str, scope: Scope, receive: Receive, send: Send) -> None:
+        """`forward` inside a client span of the gateway's own (its context is what the
+        upstream continues), counted and timed per upstream."""
+        status = 499  # nothing was answered: the client went away first
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        method = scope["method"]
+        started = time.perf_counter()
+        with tracer().start_as_current_span(
+            f"{method} {owner}",
+            kind=SpanKind.CLIENT,
+            attributes={"http.request.method": method, "server.address": owner},
+        ) as span:
+            try:
+                await self.forward(owner, scope, receive, send_status)
+            finally:
+                span.set_attribute("http.response.status_code", status)
+                if status >= 500:
+                    span.set_status(StatusCode.ERROR)
+                requests, latency = self.upstreams.requests, self.upstreams.latency
+                if requests is not None and latency is not None:
+                    requests.labels(owner, f"{status // 100}xx").inc()
+                    latency.labels(owner).observe(time.perf_counter() - started)
 
     def _unavailable(self, owner: str, path: str, why: str):
         return problem(

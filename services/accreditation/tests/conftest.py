@@ -8,13 +8,16 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
+import asyncpg
 import pytest
 import pytest_asyncio
 from aiokafka import AIOKafkaConsumer
 from innopark_shared.contracts.accreditation import CERTIFICATES_TOPIC
-from innopark_shared.testing import RunningService, TokenIssuer, wait_until
+from innopark_shared.contracts.gateway import UserCreatedV1
+from innopark_shared.testing import Infra, RunningService, TokenIssuer, wait_until
 
 
 @pytest.fixture(scope="session")
@@ -96,6 +99,30 @@ class Flow:
     registry: RunningService
     accreditation: RunningService
     tokens: TokenIssuer
+    infra: Infra
+
+    async def expert_user(self, role: str = "expert", is_active: bool = True) -> str:
+        """A user as the gateway announces it (a real UserCreatedV1 on the broker), once
+        accreditation has it in its users read model; its id."""
+        event = UserCreatedV1(
+            user_id=uuid.uuid4(), role=role, is_active=is_active, occurred_at=datetime.now(UTC)
+        )
+        await self.infra.publish(event, source="/innopark/gateway")
+        conn = await asyncpg.connect(self.accreditation.database_url.replace("+asyncpg", ""))
+        try:
+
+            async def known() -> bool:
+                return bool(
+                    await conn.fetchval(
+                        "SELECT count(*) FROM accreditation.known_users WHERE user_id = $1",
+                        str(event.user_id),
+                    )
+                )
+
+            assert await wait_until(known, timeout=15), "accreditation never learnt the user"
+        finally:
+            await conn.close()
+        return str(event.user_id)
 
     @property
     def operator(self) -> dict[str, str]:
@@ -107,7 +134,7 @@ class Flow:
     def expert(self, expert_id: str) -> dict[str, str]:
         return self.tokens.headers("expert", subject=expert_id)
 
-    async def park(self, name: str | None = None) -> dict[str, Any]:
+    async def park(self, name: str | None = None, **extra: Any) -> dict[str, Any]:
         """A park created in the registry, once accreditation has learnt of it."""
         body = {
             "name": name or f"Technopark {uuid.uuid4().hex[:8]}",
@@ -115,6 +142,7 @@ class Flow:
             "country": "RU",
             "region": "St Petersburg",
             "specializations": ["it", "robotics"],
+            **extra,
         }
         async with self.registry.client() as reg, self.accreditation.client() as acc:
             created = await reg.post("/api/v1/parks", json=body, headers=self.operator)
@@ -166,7 +194,7 @@ class Flow:
     ) -> dict[str, Any]:
         """Submitted, one expert assigned, every criterion scored at the top of its scale."""
         app = await self.submitted_application(park_id)
-        expert_id = expert_id or f"expert-{uuid.uuid4().hex[:8]}"
+        expert_id = expert_id or await self.expert_user()
         async with self.accreditation.client() as acc:
             r = await acc.post(
                 f"/api/v1/accreditation/applications/{app['id']}/experts",
@@ -205,5 +233,5 @@ class Flow:
 
 
 @pytest_asyncio.fixture(scope="session")
-async def flow(registry, accreditation, token_issuer) -> Flow:
-    return Flow(registry, accreditation, token_issuer)
+async def flow(registry, accreditation, token_issuer, infra) -> Flow:
+    return Flow(registry, accreditation, token_issuer, infra)

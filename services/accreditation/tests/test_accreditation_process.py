@@ -11,6 +11,7 @@ import re
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import asyncpg
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from innopark_shared.testing import wait_until
@@ -54,7 +55,7 @@ async def test_apply_assess_grant_verify(flow, accreditation, certificate_events
     park = await flow.park("Ingria Business Incubator")
     other_park = await flow.park()
     manager, stranger = flow.manager(park["id"]), flow.manager(other_park["id"])
-    expert_id, outsider = f"expert-{uuid.uuid4().hex[:6]}", f"expert-{uuid.uuid4().hex[:6]}"
+    expert_id, outsider = await flow.expert_user(), await flow.expert_user()
     criteria = await flow.criteria()
     assert {c["code"] for c in criteria} >= {
         "infrastructure.specialised",
@@ -364,6 +365,24 @@ async def test_past_expiry_date_expires_on_its_own(flow, accreditation, certific
             ),
             412,
         )
+        # Issued today, it cannot end yesterday: a 422 naming the field.
+        refused = problem(
+            await acc.patch(
+                url, json={"valid_until": yesterday}, headers={**flow.operator, "If-Match": etag}
+            ),
+            422,
+        )
+        assert [e["field"] for e in refused["errors"]] == ["valid_until"]
+        # Issued a month ago (as if), it may be corrected to have ended yesterday.
+        db = await asyncpg.connect(accreditation.database_url.replace("+asyncpg", ""))
+        try:
+            await db.execute(
+                "UPDATE accreditation.certificates SET issued_on = issued_on - 30"
+                " WHERE number = $1",
+                number,
+            )
+        finally:
+            await db.close()
         r = await acc.patch(
             url, json={"valid_until": yesterday}, headers={**flow.operator, "If-Match": etag}
         )
@@ -408,7 +427,7 @@ async def test_suspend_reinstate_monitor_revoke_and_renew(flow, accreditation, c
         ] == "suspended"
         # Reports are filed while active only.
         report = {
-            "year": 2026,
+            "year": datetime.now(UTC).year,
             "residents": 60,
             "occupancy_percent": 87.5,
             "programmes": 4,
@@ -436,6 +455,16 @@ async def test_suspend_reinstate_monitor_revoke_and_renew(flow, accreditation, c
             ),
             422,
         )
+        # Five years ahead is outside the validity so far: a 422 naming the year.
+        ahead = problem(
+            await acc.post(
+                f"{url}/monitoring-reports",
+                json={**report, "year": report["year"] + 5},
+                headers=manager,
+            ),
+            422,
+        )
+        assert [e["field"] for e in ahead["errors"]] == ["year"]
         r = await acc.post(f"{url}/monitoring-reports", json=report, headers=manager)
         assert r.status_code == 201, r.text
         assert r.headers["location"].startswith(f"{url}/monitoring-reports/")
@@ -444,7 +473,7 @@ async def test_suspend_reinstate_monitor_revoke_and_renew(flow, accreditation, c
         problem(await acc.get(r.headers["location"], headers=flow.manager(str(uuid.uuid4()))), 404)
         problem(await acc.post(f"{url}/monitoring-reports", json=report, headers=manager), 409)
         reports = (await acc.get(f"{url}/monitoring-reports", headers=flow.operator)).json()
-        assert [x["year"] for x in reports["items"]] == [2026]
+        assert [x["year"] for x in reports["items"]] == [report["year"]]
         problem(
             await acc.get(f"{url}/monitoring-reports", headers=flow.manager(str(uuid.uuid4()))), 404
         )
@@ -529,7 +558,7 @@ async def test_refused_and_conditional_decisions_issue_no_certificate(flow, accr
 async def test_mandatory_criteria_block_a_grant(flow, accreditation):
     park = await flow.park()
     app = await flow.submitted_application(park["id"])
-    expert_id = f"expert-{uuid.uuid4().hex[:6]}"
+    expert_id = await flow.expert_user()
     criteria = await flow.criteria(app["catalogue_id"])
     base = f"/api/v1/accreditation/applications/{app['id']}"
     async with accreditation.client() as acc:
@@ -679,6 +708,8 @@ async def test_the_readme_snippet_verifies_offline(flow, accreditation, tmp_path
     section = readme[readme.index("## Verifying a certificate offline") :]
     snippet = section[section.index("```python\n") + len("```python\n") :]
     snippet = snippet[: snippet.index("```")]
+    script = Path(__file__).parents[1] / "verify_certificate.py"
+    assert script.read_text() == snippet, "the README shows verify_certificate.py as it is"
 
     park = await flow.park()
     cert = await flow.certificate(park["id"])
@@ -687,9 +718,9 @@ async def test_the_readme_snippet_verifies_offline(flow, accreditation, tmp_path
     (tmp_path / "public-key.json").write_text(json.dumps(key))
 
     def run(document: dict) -> str:
-        (tmp_path / "ATP-2026-0001.json").write_text(json.dumps(document))
+        (tmp_path / "certificate.json").write_text(json.dumps(document))
         done = subprocess.run(
-            [sys.executable, "-c", snippet],
+            [sys.executable, str(script)],
             cwd=tmp_path,
             capture_output=True,
             text=True,
@@ -701,3 +732,29 @@ async def test_the_readme_snippet_verifies_offline(flow, accreditation, tmp_path
     assert run(cert).startswith("valid active")
     assert run({**cert, "valid_until": "2099-12-31"}).startswith("FORGED")
     assert run({**cert, "status": "active", "status_reason": "reinstated"}).startswith("FORGED")
+
+
+async def test_only_an_active_expert_user_can_be_assigned(flow, accreditation):
+    """Any UUID used to be accepted as an expert, who then never scored and blocked the
+    grant: now only a user the gateway announced as an active expert."""
+    park = await flow.park()
+    app = await flow.submitted_application(park["id"])
+    partner_user = await flow.expert_user(role="partner")
+    disabled = await flow.expert_user(is_active=False)
+    url = f"/api/v1/accreditation/applications/{app['id']}/experts"
+    async with accreditation.client() as acc:
+        for expert_id, kind in (
+            (str(uuid.uuid4()), "unknown"),
+            (partner_user, "not_expert"),
+            (disabled, "disabled"),
+        ):
+            r = await acc.post(url, json={"expert_id": expert_id}, headers=flow.operator)
+            assert r.status_code == 422, r.text
+            assert r.json()["errors"][0]["field"] == "expert_id"
+            assert r.json()["errors"][0]["type"] == kind
+        # Refusals leave the application as it was: still submitted, nobody assigned.
+        r = await acc.get(f"/api/v1/accreditation/applications/{app['id']}", headers=flow.operator)
+        assert r.json()["status"] == "submitted" and r.json()["experts"] == []
+        expert_id = await flow.expert_user()
+        r = await acc.post(url, json={"expert_id": expert_id}, headers=flow.operator)
+        assert r.status_code == 200 and r.json()["experts"] == [expert_id]

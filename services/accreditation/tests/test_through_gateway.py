@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import base64
 import json
-import uuid
 from datetime import UTC, datetime, timedelta
 
+import asyncpg
 import pytest
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
@@ -70,8 +70,20 @@ async def test_manager_applies_expert_scores_operator_grants_anyone_verifies(pla
     _, manager = await platform.create_user(operator, "park_manager", park_id=park["id"])
     expert_id, expert = await platform.create_user(operator, "expert")
     _, other_expert = await platform.create_user(operator, "expert")
-    other_park_id = str(uuid.uuid4())
-    _, stranger = await platform.create_user(operator, "park_manager", park_id=other_park_id)
+    async with platform.client() as c:
+        r = await c.post(
+            "/api/v1/parks",
+            headers=operator,
+            json={
+                "name": "Technopark Other",
+                "kind": "technopark",
+                "country": "RU",
+                "region": "Perm",
+            },
+        )
+        assert r.status_code == 201, r.text
+    # Bindings must exist: the gateway learns the park from the registry's events.
+    _, stranger = await platform.create_user(operator, "park_manager", park_id=r.json()["id"])
 
     async with platform.client() as c:
         current = (await c.get("/api/v1/accreditation/catalogues/current")).json()
@@ -98,7 +110,14 @@ async def test_manager_applies_expert_scores_operator_grants_anyone_verifies(pla
         r = await c.post(f"{app_url}/submit", headers=manager)
         assert r.status_code == 200 and r.json()["status"] == "submitted", r.text
 
-        r = await c.post(f"{app_url}/experts", headers=operator, json={"expert_id": expert_id})
+        # Only an active expert user can be assigned: accreditation learns of the new user
+        # from the gateway's events, a moment after it was created.
+        async def assigned() -> bool:
+            nonlocal r
+            r = await c.post(f"{app_url}/experts", headers=operator, json={"expert_id": expert_id})
+            return r.status_code != 422
+
+        assert await wait_until(assigned, timeout=15, interval=0.2)
         assert r.status_code == 200 and r.json()["status"] == "under_review", r.text
 
         scores = [
@@ -144,7 +163,17 @@ async def test_manager_applies_expert_scores_operator_grants_anyone_verifies(pla
         found = (await c.get("/api/v1/parks?accredited=true&limit=200")).json()
         assert park["id"] in {p["id"] for p in found["items"]}
 
-        # An expiry date in the past: the certificate expires without anyone acting.
+        # An expiry date in the past: the certificate expires without anyone acting. (A
+        # validity must end after the issue: the certificate is backdated a month first.)
+        db = await asyncpg.connect(platform.database_url("accreditation"))
+        try:
+            await db.execute(
+                "UPDATE accreditation.certificates SET issued_on = issued_on - 30"
+                " WHERE number = $1",
+                number,
+            )
+        finally:
+            await db.close()
         etag = (await c.get(f"/api/v1/certificates/{number}")).headers["etag"]
         yesterday = (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
         r = await c.patch(

@@ -144,7 +144,9 @@ async def test_changes_leave_through_the_outbox(client, infra, token_issuer, h):
     url = f"/api/v1/events/{event['id']}/registrations"
     first = (await client.post(url, json=h.person())).json()
     second = (await client.post(url, json=h.person())).json()
-    await client.post(f"{url}/{first['id']}/cancel", params={"token": first["token"]})
+    await client.post(
+        f"{url}/{first['id']}/cancel", headers={"X-Registration-Token": first["token"]}
+    )
 
     consumer = AIOKafkaConsumer(
         EVENTS_TOPIC,

@@ -30,21 +30,25 @@ async def test_travel_details_are_private_and_make_a_letter(client, token_issuer
     other = (await client.post(url, json=h.person())).json()
     travel_url = f"{url}/{li['id']}/travel-details"
 
-    mine = await client.get(travel_url, params={"token": li["token"]})
+    mine = await client.get(travel_url, headers={"X-Registration-Token": li["token"]})
     assert mine.status_code == 200 and mine.json()["passport_number"] == "E12345678"
     by_header = await client.get(travel_url, headers={"X-Registration-Token": li["token"]})
     assert by_header.status_code == 200
     assert (await client.get(travel_url, headers=operator)).status_code == 200
 
     # Another registrant, another user, or nobody: it does not exist.
-    assert (await client.get(travel_url, params={"token": other["token"]})).status_code == 404
+    assert (
+        await client.get(travel_url, headers={"X-Registration-Token": other["token"]})
+    ).status_code == 404
     assert (await client.get(travel_url)).status_code == 404
     stranger = token_issuer.headers("resident", resident_id=uuid.uuid4())
     assert (await client.get(travel_url, headers=stranger)).status_code == 404
     manager = token_issuer.headers("park_manager", park_id=uuid.uuid4())
     assert (await client.get(travel_url, headers=manager)).status_code == 404
     assert (
-        await client.get(f"{url}/{li['id']}/invitation-letter", params={"token": other["token"]})
+        await client.get(
+            f"{url}/{li['id']}/invitation-letter", headers={"X-Registration-Token": other["token"]}
+        )
     ).status_code == 404
     # Registration listings never carry passport data.
     listing = (await client.get(url, headers=operator)).text
@@ -53,24 +57,30 @@ async def test_travel_details_are_private_and_make_a_letter(client, token_issuer
     # The registrant fills theirs in later; bad input names the field.
     other_travel = f"{url}/{other['id']}/travel-details"
     bad = await client.put(
-        other_travel, params={"token": other["token"]}, json={**TRAVEL, "nationality": "China"}
+        other_travel,
+        headers={"X-Registration-Token": other["token"]},
+        json={**TRAVEL, "nationality": "China"},
     )
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "nationality"
     backwards = await client.put(
-        other_travel, params={"token": other["token"]}, json={**TRAVEL, "stay_to": "2031-05-01"}
+        other_travel,
+        headers={"X-Registration-Token": other["token"]},
+        json={**TRAVEL, "stay_to": "2031-05-01"},
     )
     assert backwards.status_code == 422
     saved = await client.put(
         other_travel,
-        params={"token": other["token"]},
+        headers={"X-Registration-Token": other["token"]},
         json={**TRAVEL, "passport_name": "ANNA IVANOVA"},
     )
     assert saved.status_code == 200 and saved.json()["passport_name"] == "ANNA IVANOVA"
     assert (
-        await client.put(other_travel, params={"token": li["token"]}, json=TRAVEL)
+        await client.put(other_travel, headers={"X-Registration-Token": li["token"]}, json=TRAVEL)
     ).status_code == 404
 
-    letter = await client.get(f"{url}/{li['id']}/invitation-letter", params={"token": li["token"]})
+    letter = await client.get(
+        f"{url}/{li['id']}/invitation-letter", headers={"X-Registration-Token": li["token"]}
+    )
     assert letter.status_code == 200
     assert letter.headers["content-type"] == "application/pdf"
     assert letter.content.startswith(b"%PDF")
@@ -89,7 +99,9 @@ async def test_travel_details_only_for_delegations_and_tours(client, token_issue
     reg = (await client.post(url, json=h.person())).json()
     assert (
         await client.put(
-            f"{url}/{reg['id']}/travel-details", params={"token": reg["token"]}, json=TRAVEL
+            f"{url}/{reg['id']}/travel-details",
+            headers={"X-Registration-Token": reg["token"]},
+            json=TRAVEL,
         )
     ).status_code == 409
 
@@ -99,6 +111,7 @@ async def test_travel_details_only_for_delegations_and_tours(client, token_issue
     waiting = (await client.post(url, json={**h.person(), "travel": TRAVEL})).json()
     assert waiting["status"] == "waitlisted"
     letter = await client.get(
-        f"{url}/{waiting['id']}/invitation-letter", params={"token": waiting["token"]}
+        f"{url}/{waiting['id']}/invitation-letter",
+        headers={"X-Registration-Token": waiting["token"]},
     )
     assert letter.status_code == 409

@@ -281,6 +281,7 @@ def receiver() -> Iterator[Receiver]:
                         "raw": raw,
                         "body": json.loads(raw),
                         "answered": status,
+                        "traceparent": self.headers.get("traceparent"),
                     }
                 )
             self.send_response(status)

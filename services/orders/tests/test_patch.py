@@ -117,3 +117,22 @@ async def test_null_clears_an_optional_field(client, patchable):
         got = await client.patch(url, headers=headers, json=change)
         assert got.status_code == 200, (resource, got.text)
         assert cleared(got.json()), (resource, got.json())
+
+
+async def test_a_drafts_reference_follows_its_confidentiality(client, actors, h):
+    """A confidential order's reference names no country (it would narrow down the
+    requester it hides); a draft switched either way follows, its number unchanged."""
+    _, partner = await actors.partner("Reference Corp", country="FR")
+    open_order = await client.post("/api/v1/orders", json=h.order_body(), headers=partner)
+    hidden = await client.post(
+        "/api/v1/orders", json={**h.order_body(), "confidential": True}, headers=partner
+    )
+    assert open_order.json()["reference"].startswith("TOFR")
+    reference = hidden.json()["reference"]
+    assert reference.startswith("TOXX")
+    url = f"/api/v1/orders/{hidden.json()['id']}"
+    shown = await client.patch(url, json={"confidential": False}, headers=partner)
+    assert shown.status_code == 200, shown.text
+    assert shown.json()["reference"] == "TOFR" + reference[4:]
+    again = await client.patch(url, json={"confidential": True}, headers=partner)
+    assert again.json()["reference"] == reference

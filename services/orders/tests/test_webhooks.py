@@ -5,8 +5,12 @@ that survives a restart of the service."""
 from __future__ import annotations
 
 import asyncio
+import re
 import sys
+import threading
 import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import pytest
 from innopark_orders.webhooks.schemas import WebhookEndpointCreate
@@ -46,9 +50,11 @@ async def test_signed_deliveries_log_and_redelivery(client, actors, receiver, h)
 
     order = await actors.published_order(partner)
     resident = uuid.uuid4()
+    # The proposal's request comes within a trace of the caller's.
+    trace_id = uuid.uuid4().hex
     proposal = await client.post(
         f"/api/v1/orders/{order['id']}/proposals",
-        headers=actors.resident(resident),
+        headers={**actors.resident(resident), "traceparent": f"00-{trace_id}-{'1' * 16}-01"},
         json={"summary": "We can"},
     )
     assert proposal.status_code == 201
@@ -86,6 +92,19 @@ async def test_signed_deliveries_log_and_redelivery(client, actors, receiver, h)
     ]
     assert all(d["status"] == "succeeded" and d["attempts"] == 1 for d in log)
     assert all(d["attempt_log"][0]["status_code"] == 200 for d in log)
+    # Each delivery is a client span whose context the partner receives, and is counted.
+    assert all(
+        re.fullmatch(r"00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}", m["traceparent"] or "")
+        for m in messages
+    ), [m["traceparent"] for m in messages]
+    # ... in the trace of the change it announces: the proposal's messages in the caller's.
+    received = [m for m in messages if m["body"]["type"] == "proposal.received"]
+    assert [m["traceparent"].split("-")[1] for m in received] == [trace_id, trace_id]
+    scraped = (await client.get("/metrics")).text
+    delivered = re.search(
+        r'^innopark_webhook_deliveries_total\{outcome="delivered"\} (\S+)$', scraped, re.M
+    )
+    assert delivered and float(delivered.group(1)) >= 4, scraped
 
     first = log[-1]
     again = await client.post(
@@ -121,6 +140,45 @@ async def test_gone_endpoint_is_disabled_with_reason(client, actors, receiver, h
         headers=partner,
     )
     assert refused.status_code == 409
+
+
+async def test_a_redirect_is_a_failed_delivery_never_followed(client, actors, receiver, h):
+    """SSRF by redirect: a public receiver answering 307 to an internal address. The
+    delivery records the 3xx as a failure and the internal address is never reached."""
+    redirects_sent: list[str] = []
+
+    class Redirecting(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.send_response(307)
+            self.send_header("Location", receiver.url)  # "the internal service"
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            redirects_sent.append(self.path)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Redirecting)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        _, partner = await actors.partner("Redirect Corp")
+        url = f"http://127.0.0.1:{server.server_address[1]}/hooks"
+        endpoint = await _endpoint(client, partner, url)
+        await actors.published_order(partner)
+
+        async def attempted() -> bool:
+            log = await _deliveries(client, partner, endpoint["id"])
+            return len(log) == 2 and all(d["attempts"] >= 1 for d in log)
+
+        assert await wait_until(attempted, timeout=10)
+        await h.settle(0.5)
+        log = await _deliveries(client, partner, endpoint["id"])
+        assert all(d["status"] != "succeeded" for d in log)
+        assert {a["status_code"] for d in log for a in d["attempt_log"]} == {307}
+        assert redirects_sent and receiver.messages() == []  # redirected, never followed
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 async def test_failing_endpoint_retries_then_is_disabled_and_can_be_reenabled(

@@ -4,6 +4,12 @@ The gateway (or an external OpenID Connect issuer) signs JWTs with an asymmetric
 publishes its JWKS; every service verifies tokens itself with that key set and never
 trusts a bare identity header. Routes declare who may call them with the dependencies
 at the bottom of this module.
+
+Revocation: a token carries its subject's token version (`ver`, 0 when absent); the
+verifier refuses it when the subject's minimum version is higher (`Revocations`, kept by
+`innopark_shared.readmodels.revocations` from the gateway's events). Scopes: API clients
+and keys carry a `scope` claim and may only do what it names (`require_scopes_by_method`);
+people's tokens carry no scope and are limited by their role alone.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ import logging
 import time
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 from uuid import UUID
 
 import httpx
@@ -46,6 +52,20 @@ ROLE_BINDING: dict[Role, str | None] = {
 }
 
 
+# What API clients and keys may be limited to (`scope` claim, space-separated).
+SCOPES: dict[str, str] = {
+    "orders:read": "Read orders, proposals to them and the partner's own record",
+    "orders:write": "Create, change and move orders through their lifecycle",
+    "proposals:write": "Submit and withdraw proposals (residents, park managers)",
+    "proposals:decide": "Shortlist, accept and reject proposals to the partner's orders",
+    "webhooks:manage": "Create, change and delete webhook endpoints",
+}
+
+
+class Revocations(Protocol):
+    def is_revoked(self, subject: str, version: int) -> bool: ...
+
+
 @dataclass(frozen=True)
 class Principal:
     subject: str
@@ -55,6 +75,9 @@ class Principal:
     resident_id: UUID | None = None
     partner_id: UUID | None = None
     client_id: str | None = None
+    # None: a person's token, limited by role only; else what the client or key may do.
+    scopes: frozenset[str] | None = None
+    version: int = 0
 
     @property
     def is_operator(self) -> bool:
@@ -79,6 +102,10 @@ class Principal:
             except ValueError as exc:
                 raise Unauthorized(f"Token claim {name} is not a UUID") from exc
 
+        try:
+            version = int(claims.get("ver", 0))
+        except (TypeError, ValueError) as exc:
+            raise Unauthorized("Token claim ver is not an integer") from exc
         principal = cls(
             subject=str(claims["sub"]),
             role=role,
@@ -87,6 +114,8 @@ class Principal:
             resident_id=uuid_claim("resident_id"),
             partner_id=uuid_claim("partner_id"),
             client_id=claims.get("client_id"),
+            scopes=frozenset(str(claims["scope"]).split()) if "scope" in claims else None,
+            version=version,
         )
         binding = ROLE_BINDING[role]
         if binding and getattr(principal, binding) is None:
@@ -122,6 +151,8 @@ class TokenVerifier:
         self._fetched_at = 0.0
         self._lock = asyncio.Lock()
         self._static = jwks is not None
+        # Set by the app once its revocation list is loaded; None checks nothing.
+        self.revocations: Revocations | None = None
         if jwks is not None:
             self._keys = {k.key_id: k for k in jwt.PyJWKSet.from_dict(jwks).keys if k.key_id}
 
@@ -176,7 +207,12 @@ class TokenVerifier:
             raise Unauthorized("Token expired") from exc
         except jwt.PyJWTError as exc:
             raise Unauthorized("Invalid token") from exc
-        return Principal.from_claims(claims)
+        principal = Principal.from_claims(claims)
+        if self.revocations is not None and self.revocations.is_revoked(
+            principal.subject, principal.version
+        ):
+            raise Unauthorized("Token revoked")
+        return principal
 
 
 _bearer = HTTPBearer(auto_error=False, description="JWT from POST /api/v1/auth/token")
@@ -219,3 +255,23 @@ def require_roles(*roles: Role):
 
 
 OperatorPrincipal = Annotated[Principal, Depends(require_roles(Role.OPERATOR))]
+
+
+def require_scopes_by_method(*, read: str, write: str, actions: dict[str, str] | None = None):
+    """Router dependency: a scoped token (API client or key) needs `read` for GET and
+    HEAD, `write` for any other method, or `actions[last path segment]` for an action
+    route (`POST .../accept`). People's tokens, and anonymous calls (the route's own
+    dependencies decide those), pass."""
+    by_action = actions or {}
+
+    async def dependency(request: Request, principal: OptionalPrincipal) -> None:
+        if principal is None or principal.scopes is None:
+            return
+        if request.method in ("GET", "HEAD"):
+            needed = read
+        else:
+            needed = by_action.get(request.url.path.rstrip("/").rsplit("/", 1)[-1], write)
+        if needed not in principal.scopes:
+            raise Forbidden(f"This action needs the scope {needed}", required_scope=needed)
+
+    return dependency

@@ -32,7 +32,13 @@ def service_main(package: str, get_settings: Callable[[], ServiceSettings]) -> N
     parser = argparse.ArgumentParser(prog=f"python -m {package}")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("migrate", help="apply the database migrations (alembic upgrade head)")
-    sub.add_parser("serve", help="run the HTTP server (and its relay and consumers)")
+    serve = sub.add_parser("serve", help="run the HTTP server (and its relay and consumers)")
+    serve.add_argument(
+        "--migrate",
+        action="store_true",
+        help="apply the migrations first, in this process (the dev runner: one interpreter "
+        "start per service instead of two; containers run `migrate` as its own step)",
+    )
     rev = sub.add_parser("revision", help="create a new migration")
     rev.add_argument("-m", "--message", required=True)
     rev.add_argument("--autogenerate", action="store_true")
@@ -67,6 +73,8 @@ def service_main(package: str, get_settings: Callable[[], ServiceSettings]) -> N
     elif args.command == "serve":
         import uvicorn
 
+        if args.migrate:
+            upgrade(migrations_dir, settings.database_url)
         uvicorn.run(
             f"{package}.main:create_app",
             factory=True,
@@ -75,6 +83,7 @@ def service_main(package: str, get_settings: Callable[[], ServiceSettings]) -> N
             log_config=None,
             proxy_headers=True,
             timeout_graceful_shutdown=10,
+            timeout_keep_alive=settings.http_keep_alive_seconds,
         )
 
 

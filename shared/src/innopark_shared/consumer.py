@@ -25,21 +25,26 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Collection
-from datetime import UTC, datetime
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from pydantic import ValidationError
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from .contracts import IntegrationEvent
 from .db import Database, inbox_table
 from .deadletters import FailedMessage, pending_by_topic, record_dead_letter
 from .kafka import BrokerMemory, Envelope, ensure_topics, make_consumer, make_producer
+from .logs import bind_event
 from .outages import is_transient
 from .settings import ServiceSettings
 from .subscriptions import Handler, HandlerContext, Subscriptions
+from .tracing import SpanKind, context_from, tracer
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +53,9 @@ OUTAGE_BACKOFF_SECONDS = 0.2
 OUTAGE_BACKOFF_MAX_SECONDS = 5.0
 DEAD_LETTER_COUNT_SECONDS = 15.0
 BROKER_MEMORY_CHECK_SECONDS = 2.0
+INBOX_PRUNE_SECONDS = 600.0
+# At most this many records of one partition are applied in one transaction.
+MAX_BATCH_RECORDS = 500
 
 
 def dead_letter_topic(topic: str, group: str) -> str:
@@ -67,6 +75,22 @@ class ConsumerRunner:
         self.database = database
         self.metadata = metadata
         self.inbox = inbox_table(metadata)
+        # Inbox rows (a batch's, or one event's) in one statement of four arrays, built
+        # once (see _into_inbox): a multi-row VALUES would be a new statement, compiled
+        # again, for every batch (py-spy: 15 % of a consumer's CPU at 200 events/s).
+        columns = {"ids": sa.String, "types": sa.String, "sources": sa.String}
+        self._inbox_many = (
+            pg_insert(self.inbox)
+            .from_select(
+                ["event_id", "type", "source", "event_time"],
+                sa.select(
+                    *(sa.func.unnest(sa.bindparam(n, type_=ARRAY(t))) for n, t in columns.items()),
+                    sa.func.unnest(sa.bindparam("times", type_=ARRAY(sa.DateTime(timezone=True)))),
+                ),
+            )
+            .on_conflict_do_nothing(index_elements=["event_id"])
+            .returning(self.inbox.c.event_id)
+        )
         self.subscriptions = subscriptions
         self.group = settings.group_id
         self._stopping = asyncio.Event()
@@ -89,6 +113,7 @@ class ConsumerRunner:
         # would skip what the relays replay. Noticed by a marker; then read from the start.
         self._memory = BrokerMemory(settings, f"{settings.group_id}-consumer")
         self._memory_checked_at = 0.0
+        self._pruned_at = 0.0
         self.broker_resets = 0
         self.last_error: str | None = None
         self.connected = False
@@ -155,13 +180,36 @@ class ConsumerRunner:
                 await self._refresh_dead_letter_counts()
             if time.monotonic() - self._memory_checked_at > BROKER_MEMORY_CHECK_SECONDS:
                 await self._check_broker_memory(consumer)
-            batch = await consumer.getmany(timeout_ms=500)
-            for tp, records in batch.items():
-                seen = await self._already_processed(records)
-                for record in records:
-                    await self._process(record, seen)
-                # Only now, with every record's transaction committed, move the offset.
-                await consumer.commit({tp: records[-1].offset + 1})
+            if time.monotonic() - self._pruned_at > INBOX_PRUNE_SECONDS:
+                await self.prune_inbox()
+            batch = await consumer.getmany(timeout_ms=500, max_records=MAX_BATCH_RECORDS)
+            if not batch:
+                continue
+            for records in batch.values():
+                if not await self._apply_together(records):
+                    seen = await self._already_processed(records)
+                    for record in records:
+                        await self._process(record, seen)
+            # Only now, with every record's transaction committed, move the offsets.
+            await consumer.commit({tp: records[-1].offset + 1 for tp, records in batch.items()})
+
+    async def prune_inbox(self) -> int:
+        """Forget applied ids older than `inbox_retention_hours` (no outbox replays them
+        any more), so the inbox stays as large as the retained window, not all history."""
+        self._pruned_at = time.monotonic()
+        cutoff = datetime.now(UTC) - timedelta(hours=self.settings.inbox_retention_hours)
+        try:
+            async with self.database.transaction() as session:
+                result = await session.execute(
+                    sa.delete(self.inbox).where(self.inbox.c.processed_at < cutoff)
+                )
+        except Exception as exc:  # housekeeping must not stop consumption; next round
+            log.debug("consumer %s: inbox pruning skipped: %s", self.group, exc)
+            return 0
+        pruned: int = getattr(result, "rowcount", 0) or 0
+        if pruned:
+            log.info("consumer %s: forgot %d applied ids past retention", self.group, pruned)
+        return pruned
 
     async def _check_broker_memory(self, consumer: AIOKafkaConsumer) -> None:
         assert self._producer is not None
@@ -179,6 +227,86 @@ class ConsumerRunner:
             )
             if partitions:
                 await consumer.seek_to_beginning(*partitions)
+
+    async def _apply_together(self, records: list[ConsumerRecord]) -> bool:
+        """The fast path: apply a partition's fetched records in one transaction, their
+        inbox rows inserted in one statement. True when every record was settled this way
+        (applied, a repeat, or an unknown type skipped by policy).
+
+        False, with nothing applied, when any record needs the careful path: a bad envelope
+        or payload (dead-lettered there), or any failure while applying (the transaction
+        rolls back whole, and the careful path retries, waits out or dead-letters record by
+        record). Either way each event is applied exactly once with its inbox row."""
+        parsed: list[tuple[ConsumerRecord, Envelope, IntegrationEvent, Handler]] = []
+        unknown: list[str] = []
+        for record in records:
+            try:
+                envelope = Envelope.from_headers(record.headers or ())
+            except ValueError:
+                return False
+            registered = self.subscriptions.get(envelope.type)
+            if registered is None:
+                unknown.append(envelope.type)
+                continue
+            event_cls, handler = registered
+            try:
+                event = event_cls.model_validate_json(record.value or b"")
+            except ValidationError:
+                return False
+            parsed.append((record, envelope, event, handler))
+        applied = 0
+        if parsed:
+            try:
+                async with self.database.transaction() as session:
+                    new = await self._into_inbox(session, [e for _, e, _, _ in parsed])
+                    for record, envelope, event, handler in parsed:
+                        if envelope.id not in new:
+                            continue
+                        new.discard(envelope.id)  # the same id twice in one batch: once
+                        with self._consumer_span(record, envelope):
+                            await self._run_handler(event, envelope, handler, session)
+                            log.debug("consumer %s: applied", self.group)
+                        applied += 1
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.debug(
+                    "consumer %s: batch of %d goes one by one (%s)", self.group, len(records), exc
+                )
+                return False
+        for event_type in unknown:
+            self._skip_unknown(event_type)
+        self.waiting_out_outage = False
+        self.processed += applied
+        self.duplicates += len(parsed) - applied
+        last = next((e for _, e, _, _ in reversed(parsed) if e.time is not None), None)
+        if last is not None and last.time is not None:
+            self.last_event_lag_seconds = max(0.0, (datetime.now(UTC) - last.time).total_seconds())
+        return True
+
+    @contextmanager
+    def _consumer_span(self, record: ConsumerRecord, envelope: Envelope) -> Iterator[None]:
+        """One consumer span per event, child of the publisher's (from the record headers);
+        every log line about it names the event."""
+        with (
+            tracer().start_as_current_span(
+                f"process {record.topic}",
+                context=context_from(record.headers),
+                kind=SpanKind.CONSUMER,
+                attributes={
+                    "messaging.system": "kafka",
+                    "messaging.operation.type": "process",
+                    "messaging.destination.name": record.topic,
+                    "messaging.destination.partition.id": str(record.partition),
+                    "messaging.kafka.offset": record.offset,
+                    "messaging.consumer.group.name": self.group,
+                    "messaging.message.id": envelope.id,
+                    "cloudevents.event_type": envelope.type,
+                },
+            ),
+            bind_event(envelope.id, envelope.type, topic=record.topic),
+        ):
+            yield
 
     async def _already_processed(self, records: list[ConsumerRecord]) -> set[str]:
         """The ids of `records` the inbox already holds, in one query: a replayed window
@@ -208,6 +336,12 @@ class ConsumerRunner:
         except ValueError as exc:
             await self._dead_letter(record, f"bad envelope: {exc}")
             return
+        with self._consumer_span(record, envelope):
+            await self._process_event(record, envelope, seen)
+
+    async def _process_event(
+        self, record: ConsumerRecord, envelope: Envelope, seen: Collection[str]
+    ) -> None:
         if envelope.id in seen:
             self.duplicates += 1
             return
@@ -252,6 +386,7 @@ class ConsumerRunner:
         self.waiting_out_outage = False
         if handled:
             self.processed += 1
+            log.debug("consumer %s: applied", self.group)
         else:
             self.duplicates += 1
         if envelope.time is not None:
@@ -297,21 +432,35 @@ class ConsumerRunner:
         self, event: IntegrationEvent, envelope: Envelope, handler: Handler
     ) -> bool:
         async with self.database.transaction() as session:
-            inserted = await session.execute(
-                pg_insert(self.inbox)
-                .values(
-                    event_id=envelope.id,
-                    type=envelope.type,
-                    source=envelope.source,
-                    event_time=envelope.time,
-                )
-                .on_conflict_do_nothing(index_elements=["event_id"])
-                .returning(self.inbox.c.event_id)
-            )
-            if inserted.first() is None:
+            if not await self._into_inbox(session, [envelope]):
                 return False  # already processed: redelivery is harmless
-            await handler(event, HandlerContext(session=session, envelope=envelope))
+            await self._run_handler(event, envelope, handler, session)
             return True
+
+    async def _into_inbox(self, session: AsyncSession, envelopes: list[Envelope]) -> set[str]:
+        """Record `envelopes` in the inbox, in the caller's transaction; the ids that were
+        not there yet (those to apply now)."""
+        inserted = await session.scalars(
+            self._inbox_many,
+            {
+                "ids": [e.id for e in envelopes],
+                "types": [e.type for e in envelopes],
+                "sources": [e.source for e in envelopes],
+                "times": [e.time for e in envelopes],
+            },
+        )
+        return set(inserted)
+
+    @staticmethod
+    async def _run_handler(
+        event: IntegrationEvent, envelope: Envelope, handler: Handler, session: AsyncSession
+    ) -> None:
+        name = getattr(handler, "__qualname__", repr(handler))
+        # The span records a failure itself (exception event, error status).
+        with tracer().start_as_current_span(
+            f"handle {envelope.type}", attributes={"code.function.name": name}
+        ):
+            await handler(event, HandlerContext(session=session, envelope=envelope))
 
     async def _dead_letter(
         self,

@@ -167,16 +167,26 @@ def contains_pattern(text: str) -> str:
 class Database:
     """The engine and session factory of one service."""
 
-    def __init__(self, url: str, *, pool_size: int = 10, max_overflow: int = 10) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        pool_size: int = 10,
+        max_overflow: int = 10,
+        connect_timeout: float = 5.0,
+        pool_timeout: float = 10.0,
+    ) -> None:
         self.url = url
         self.engine: AsyncEngine = create_async_engine(
             url,
             pool_size=pool_size,
             max_overflow=max_overflow,
             pool_pre_ping=True,
-            pool_timeout=10,
-            # An unreachable host must be an outage answered quickly, not a 60 s hang.
-            connect_args={"timeout": 5},
+            # A saturated pool, or a database that does not finish a connection (a server
+            # dying during the handshake, an unreachable host), must be an outage
+            # answered within seconds, not a 60 s hang: both raise, and become a 503.
+            pool_timeout=pool_timeout,
+            connect_args={"timeout": connect_timeout},
         )
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
 

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.helpers import create_ssl_context
 
 from .settings import ServiceSettings
 
@@ -23,9 +26,32 @@ log = logging.getLogger(__name__)
 SPECVERSION = "1.0"
 
 
+def client_options(settings: ServiceSettings) -> dict[str, Any]:
+    """Where the cluster is and how to reach it (TLS, SASL): every client gets these."""
+    options: dict[str, Any] = {
+        "bootstrap_servers": settings.kafka_bootstrap_servers,
+        "security_protocol": settings.kafka_security_protocol,
+    }
+    if settings.kafka_security_protocol in ("SSL", "SASL_SSL"):
+        options["ssl_context"] = create_ssl_context(
+            cafile=settings.kafka_ssl_cafile,
+            certfile=settings.kafka_ssl_certfile,
+            keyfile=settings.kafka_ssl_keyfile,
+        )
+    if settings.kafka_security_protocol.startswith("SASL_"):
+        # The settings refuse a SASL protocol without mechanism and credentials.
+        password = settings.kafka_sasl_password
+        options.update(
+            sasl_mechanism=settings.kafka_sasl_mechanism,
+            sasl_plain_username=settings.kafka_sasl_username,
+            sasl_plain_password=password.get_secret_value() if password else "",
+        )
+    return options
+
+
 def make_producer(settings: ServiceSettings) -> AIOKafkaProducer:
     return AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
+        **client_options(settings),
         client_id=f"{settings.service_name}-producer",
         acks="all",
         enable_idempotence=settings.kafka_enable_idempotence,
@@ -38,13 +64,16 @@ def make_producer(settings: ServiceSettings) -> AIOKafkaProducer:
 def make_consumer(settings: ServiceSettings, topics: Iterable[str]) -> AIOKafkaConsumer:
     return AIOKafkaConsumer(
         *topics,
-        bootstrap_servers=settings.kafka_bootstrap_servers,
+        **client_options(settings),
         client_id=f"{settings.service_name}-consumer",
         group_id=settings.group_id,  # one consumer group per service
         enable_auto_commit=False,  # offsets are committed after the database commit
         auto_offset_reset="earliest",
         max_poll_records=100,
+        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
         isolation_level="read_committed",
+        session_timeout_ms=settings.kafka_session_timeout_ms,
+        heartbeat_interval_ms=settings.kafka_session_timeout_ms // 4,
     )
 
 
@@ -54,7 +83,7 @@ async def ensure_topics(settings: ServiceSettings, topics: Iterable[str]) -> Non
     if not wanted:
         return
     admin = AIOKafkaAdminClient(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
+        **client_options(settings),
         client_id=f"{settings.service_name}-admin",
         request_timeout_ms=10_000,
     )
@@ -129,20 +158,24 @@ MARKERS_TOPIC = "innopark.relay-markers"
 class BrokerMemory:
     """Tells whether the broker still holds what it acknowledged.
 
-    A marker record is written alone (so its offset is exact) and later looked for: a
-    broker that restarted empty, or a new cluster behind the same address, no longer has
-    it. `forgot()` answers why when that happened, and writes a new marker."""
+    A marker record is written alone (so its offset is exact), carrying a token of its
+    own, and later looked for: a broker that restarted empty, or a new cluster behind the
+    same address, no longer has it. Owners share the markers topic, so after a reset
+    another owner's new marker may sit at this one's old offset: the token, not the
+    offset alone, says whose it is. `forgot()` answers why when the marker is gone, and
+    writes a new one."""
 
     def __init__(self, settings: ServiceSettings, owner: str) -> None:
         self.settings = settings
         self.owner = owner
-        self._marker: tuple[TopicPartition, int] | None = None
+        self._marker: tuple[TopicPartition, int, bytes] | None = None
         self._offsets: AIOKafkaConsumer | None = None
 
     async def start(self) -> None:
-        # A group-less consumer only to read end offsets (it never joins a group).
+        # A group-less consumer to read end offsets and the marker (it never joins a
+        # group, and its one partition stays paused between checks: no fetching).
         self._offsets = AIOKafkaConsumer(
-            bootstrap_servers=self.settings.kafka_bootstrap_servers,
+            **client_options(self.settings),
             client_id=f"{self.owner}-broker-memory",
             enable_auto_commit=False,
             request_timeout_ms=10_000,
@@ -163,26 +196,45 @@ class BrokerMemory:
         if self._marker is None:
             await self._write(producer)
             return None
-        tp, offset = self._marker
+        tp, offset, token = self._marker
         client = producer.client
         await asyncio.wait_for(client.force_metadata_update(), timeout=10)
         if tp.partition not in (client.cluster.partitions_for_topic(tp.topic) or ()):
             why = f"{tp.topic} is gone"
         else:
             end = (await asyncio.wait_for(self._offsets.end_offsets([tp]), timeout=10))[tp]
-            if end > offset:
+            if end > offset and await self._holds(tp, offset, token):
                 return None
-            why = f"{tp.topic}[{tp.partition}] ends at {end}, the marker was at {offset}"
+            why = (
+                f"{tp.topic}[{tp.partition}] ends at {end}, the marker was at {offset}"
+                if end <= offset
+                else f"{tp.topic}[{tp.partition}]@{offset} is another owner's marker now"
+            )
         self._marker = None
         await self._write(producer)
         return why
 
+    async def _holds(self, tp: TopicPartition, offset: int, token: bytes) -> bool:
+        """Whether the record at `offset` is still this owner's marker."""
+        consumer = self._offsets
+        assert consumer is not None
+        if consumer.assignment() != {tp}:
+            consumer.assign([tp])
+        consumer.resume(tp)
+        consumer.seek(tp, offset)
+        try:
+            batch = await consumer.getmany(tp, timeout_ms=5_000, max_records=1)
+        finally:
+            consumer.pause(tp)
+        records = batch.get(tp, [])
+        # Not found in time counts as forgotten: a needless replay is only repeats.
+        return bool(records) and records[0].offset == offset and records[0].value == token
+
     async def _write(self, producer: AIOKafkaProducer) -> None:
         await ensure_topics(self.settings, [MARKERS_TOPIC])
+        token = f"{self.owner} {uuid.uuid4()} {datetime.now(UTC).isoformat()}".encode()
         meta = await asyncio.wait_for(
-            producer.send_and_wait(
-                MARKERS_TOPIC, value=datetime.now(UTC).isoformat().encode(), key=self.owner.encode()
-            ),
+            producer.send_and_wait(MARKERS_TOPIC, value=token, key=self.owner.encode()),
             timeout=30,
         )
-        self._marker = (TopicPartition(meta.topic, meta.partition), meta.offset)
+        self._marker = (TopicPartition(meta.topic, meta.partition), meta.offset, token)

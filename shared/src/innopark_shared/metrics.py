@@ -1,24 +1,36 @@
-"""Prometheus metrics at `/metrics`: request counts and latency, and the messaging figures
-an operator watches — read-model lag, outbox backlog, dead letters (DESIGN.md §2: the lag
-is a measured, exported number).
+"""Prometheus metrics at `/metrics`: request counts and latency, the process (CPU, memory,
+open files, GC), and the messaging figures an operator watches — read-model lag, outbox
+backlog and the age of its oldest event, dead letters by topic (DESIGN.md §2: the lag is
+a measured, exported number).
 
-Each app has its own registry, so several apps in one process (tests) do not collide.
-Messaging figures are read from the relay and consumer when scraped, not kept twice.
+Each app has its own registry (`app.state.metrics_registry`), so several apps in one
+process (tests) do not collide. Messaging figures are read from the relay and consumer
+when scraped, not kept twice; the outbox backlog is counted in the database at scrape
+time (one indexed query), so it stays true while the relay is stuck on an outage.
+`serve_metrics` serves the same registry on an internal port of its own (the gateway,
+whose public port must not expose it).
 """
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
+from wsgiref.simple_server import WSGIServer
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
+    GC_COLLECTOR,
+    PLATFORM_COLLECTOR,
+    PROCESS_COLLECTOR,
     CollectorRegistry,
     Counter,
     Histogram,
     generate_latest,
+    start_http_server,
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -63,6 +75,21 @@ class MessagingCollector(Collector):
             )
             resets.add_metric(labels, relay.broker_resets)
             yield resets
+            backlog = GaugeMetricFamily(
+                "innopark_outbox_backlog",
+                "Events written to the outbox and not yet published",
+                labels=["service"],
+            )
+            oldest = GaugeMetricFamily(
+                "innopark_outbox_oldest_unpublished_age_seconds",
+                "Age of the oldest unpublished outbox event (0 when there is none)",
+                labels=["service"],
+            )
+            if relay.backlog is not None:  # unknown while the database is down
+                backlog.add_metric(labels, relay.backlog)
+                oldest.add_metric(labels, relay.oldest_unpublished_age_seconds or 0.0)
+            yield backlog
+            yield oldest
         consumer = getattr(state, "consumer", None)
         if consumer is not None:
             for name, doc, value in (
@@ -113,6 +140,31 @@ class MessagingCollector(Collector):
             )
             outage.add_metric(labels, 1.0 if consumer.waiting_out_outage else 0.0)
             yield outage
+        sender = getattr(state, "notifications", None)  # innopark_shared.notifications
+        if sender is not None:
+            for name, doc, value in (
+                ("innopark_notifications_sent", "E-mails the SMTP server accepted", sender.sent),
+                (
+                    "innopark_notifications_failed_attempts",
+                    "Sending attempts that failed (retried, or given up)",
+                    sender.failed_attempts,
+                ),
+                (
+                    "innopark_notifications_given_up",
+                    "Notifications marked failed (refused for good, or attempts used up)",
+                    sender.gave_up,
+                ),
+            ):
+                family = CounterMetricFamily(name, doc, labels=["service"])
+                family.add_metric(labels, value)
+                yield family
+            pending = GaugeMetricFamily(
+                "innopark_notifications_pending",
+                "Notifications not sent yet (all of them while SMTP_HOST is unset)",
+                labels=["service"],
+            )
+            pending.add_metric(labels, sender.pending)
+            yield pending
 
 
 class RequestMetricsMiddleware:
@@ -149,6 +201,10 @@ class RequestMetricsMiddleware:
 
 def install_metrics(app: FastAPI, service: str) -> None:
     registry = CollectorRegistry()
+    app.state.metrics_registry = registry
+    # The process's own figures (CPU seconds, resident memory, open fds, start time, GC).
+    for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
+        registry.register(collector)
     requests = Counter(
         "innopark_http_requests",
         "HTTP requests served",
@@ -169,6 +225,35 @@ def install_metrics(app: FastAPI, service: str) -> None:
 
     @router.get("/metrics", summary="Prometheus metrics (for the scraper inside the cluster)")
     async def metrics(request: Request) -> Response:
+        await refresh(request.app)
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     app.include_router(router)
+
+
+async def refresh(app: FastAPI) -> None:
+    """Figures read from the database when scraped (bounded: a scrape never hangs)."""
+    relay = getattr(app.state, "relay", None)
+    if relay is not None:
+        try:
+            await asyncio.wait_for(relay.measure_backlog(), timeout=2)
+        except TimeoutError:
+            relay.backlog = relay.oldest_unpublished_age_seconds = None
+
+
+def counter(app: FastAPI, name: str, documentation: str, labels: Sequence[str]) -> Counter:
+    """A counter of `app`'s registry (created on first use): for figures a part adds."""
+    existing = getattr(app.state, "extra_metrics", None)
+    if existing is None:
+        existing = app.state.extra_metrics = {}
+    if name not in existing:
+        existing[name] = Counter(
+            name, documentation, list(labels), registry=app.state.metrics_registry
+        )
+    return existing[name]
+
+
+def serve_metrics(app: FastAPI, host: str, port: int) -> tuple[WSGIServer, threading.Thread]:
+    """Serve `app`'s registry at http://host:port/metrics (a thread; `.shutdown()` the
+    server to stop). Collectors are read when scraped, as on the app's own route."""
+    return start_http_server(port, addr=host, registry=app.state.metrics_registry)

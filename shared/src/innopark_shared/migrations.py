@@ -131,3 +131,11 @@ def create_dead_letters_table(op: Any, schema: str) -> None:  # op: alembic's pr
         schema=schema,
         postgresql_where=sa.text("status = 'pending'"),
     )
+
+
+def create_notifications_table(op: Any, schema: str) -> None:  # op: alembic's proxy
+    """The e-mail notifications table (`innopark_shared.notifications`), for the migration
+    that adds notifications to a service."""
+    from .notifications import TABLE, notification_columns
+
+    op.create_table(TABLE, *notification_columns(), schema=schema)

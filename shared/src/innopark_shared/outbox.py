@@ -23,13 +23,15 @@ from typing import Any
 
 import asyncpg
 import sqlalchemy as sa
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaProducer, TopicPartition
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .contracts import IntegrationEvent
 from .db import Database, notify_channel, outbox_table
 from .kafka import BrokerMemory, Envelope, ensure_topics, make_producer
+from .logs import bind_event
 from .settings import ServiceSettings
+from .tracing import SpanKind, context_from, current_headers, kafka_headers, record_failure, tracer
 
 log = logging.getLogger(__name__)
 
@@ -72,19 +74,28 @@ async def add_event(
     source: str,
 ) -> uuid.UUID:
     """Record `event` in `metadata`'s outbox, in the caller's transaction (prefer
-    `Outbox.add`)."""
+    `Outbox.add`). The row keeps the current trace context (`headers`), so the relay's
+    publish joins the trace of the request that wrote it."""
     event_id = uuid.uuid4()
-    await session.execute(
-        sa.insert(outbox_table(metadata)).values(
-            id=event_id,
-            topic=event.topic,
-            key=event.key,
-            type=event.event_type,
-            source=source,
-            time=datetime.now(UTC),
-            data=event.model_dump(mode="json"),
+    with tracer().start_as_current_span(
+        f"outbox {event.event_type}",
+        attributes={
+            "messaging.message.id": str(event_id),
+            "cloudevents.event_type": event.event_type,
+        },
+    ):
+        await session.execute(
+            sa.insert(outbox_table(metadata)).values(
+                id=event_id,
+                topic=event.topic,
+                key=event.key,
+                type=event.event_type,
+                source=source,
+                time=datetime.now(UTC),
+                data=event.model_dump(mode="json"),
+                headers=current_headers(),
+            )
         )
-    )
     return event_id
 
 
@@ -113,11 +124,16 @@ class OutboxRelay:
         self.replayed = 0
         self.broker_resets = 0
         self.last_error: str | None = None
+        # Unpublished rows and the age of the oldest, read when metrics are scraped.
+        self.backlog: int | None = None
+        self.oldest_unpublished_age_seconds: float | None = None
         # Outlives reconnections: a broker that came back empty is noticed after one.
         self._memory = BrokerMemory(settings, f"{settings.service_name}-relay")
         # The replay lane: retained (already published) rows with seq in [next, until].
         self._replay_next: int | None = None
         self._replay_until: int | None = None
+        # The highest offset acked per partition (`_check_landed`).
+        self._acked_offsets: dict[TopicPartition, int] = {}
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -323,42 +339,91 @@ class OutboxRelay:
         assert self.producer is not None
         await self._check_topics({row.topic for row in rows})
         futures = []
-        for row in rows:
-            envelope = Envelope(id=str(row.id), type=row.type, source=row.source, time=row.time)
-            futures.append(
-                await self.producer.send(
-                    row.topic,
-                    value=json.dumps(row.data, separators=(",", ":")).encode(),
-                    key=row.key.encode(),
-                    headers=envelope.headers(),
+        spans = []
+        try:
+            for row in rows:
+                envelope = Envelope(id=str(row.id), type=row.type, source=row.source, time=row.time)
+                # A producer span per record, child of the writer's context kept in the row;
+                # the record carries the span's own context on to the consumers.
+                span = tracer().start_span(
+                    f"publish {row.topic}",
+                    context=context_from(row.headers),
+                    kind=SpanKind.PRODUCER,
+                    attributes={
+                        "messaging.system": "kafka",
+                        "messaging.operation.type": "publish",
+                        "messaging.destination.name": row.topic,
+                        "messaging.message.id": str(row.id),
+                        "messaging.kafka.message.key": row.key,
+                        "cloudevents.event_type": row.type,
+                    },
                 )
-            )
-        acked = await asyncio.wait_for(asyncio.gather(*futures), timeout=30)
-        await self._check_landed(acked)
+                spans.append(span)
+                with bind_event(str(row.id), row.type, topic=row.topic):
+                    futures.append(
+                        await self.producer.send(
+                            row.topic,
+                            value=json.dumps(row.data, separators=(",", ":")).encode(),
+                            key=row.key.encode(),
+                            headers=envelope.headers() + kafka_headers(span),
+                        )
+                    )
+                    log.debug("outbox relay: publishing")
+            acked = await asyncio.wait_for(asyncio.gather(*futures), timeout=30)
+            await self._check_landed(acked)
+        except BaseException as exc:
+            for span in spans:
+                record_failure(span, exc)
+            raise
+        finally:
+            for span in spans:
+                span.end()
 
     async def _check_topics(self, topics: set[str]) -> None:
-        """Refresh metadata before each batch: a broker that restarted with empty memory
-        storage would otherwise take writes for partitions its topics no longer have."""
+        """Create the topics the known metadata lacks before sending. The metadata is the
+        one refreshed after the previous batch (`_check_landed`): a broker that restarted
+        empty since then takes this batch's writes for partitions it no longer lists, and
+        the check after sending fails the batch, which goes out again."""
         assert self.producer is not None
         client = self.producer.client
-        await asyncio.wait_for(client.force_metadata_update(), timeout=10)
         missing = [t for t in topics if not client.cluster.partitions_for_topic(t)]
         if missing:
             await ensure_topics(self.settings, missing)
             await asyncio.wait_for(client.force_metadata_update(), timeout=10)
 
     async def _check_landed(self, acked: list) -> None:
-        """A write acknowledged for a partition the broker does not list is not safely
-        stored (Tansu, restarted empty during an outage, acks writes made with stale
-        metadata): fail the batch so its rows stay unpublished and go out again."""
+        """Fail the batch (its rows go out again) on an acknowledgement that cannot be a
+        safe write. Both were seen from Tansu restarted empty during an outage:
+
+        - a write acked for a partition the broker does not list (made with stale
+          metadata: the record is kept where no reader looks);
+        - a write acked at an offset of its partition that the broker had acked before
+          (its offsets counted again from a topic created over such a record: the new
+          record is stored beside the old one, and readers skip it). Offsets only grow,
+          so every accepted ack must lie above all acked before in its partition. After
+          a refused one the partition counts from that batch's offsets: a broker that
+          truly starts afresh costs one repeated batch per partition."""
         assert self.producer is not None
         client = self.producer.client
         await asyncio.wait_for(client.force_metadata_update(), timeout=10)
+        unsafe: str | None = None
+        top: dict[TopicPartition, int] = {}
         for meta in acked:
-            if meta.partition not in (client.cluster.partitions_for_topic(meta.topic) or ()):
-                raise RuntimeError(
-                    f"broker acked {meta.topic}[{meta.partition}] but does not list it"
-                )
+            tp = TopicPartition(meta.topic, meta.partition)
+            last = top.get(tp, self._acked_offsets.get(tp, -1))
+            if unsafe is None:
+                if meta.partition not in (client.cluster.partitions_for_topic(meta.topic) or ()):
+                    unsafe = f"broker acked {meta.topic}[{meta.partition}] but does not list it"
+                elif meta.offset <= last:
+                    unsafe = (
+                        f"broker acked {meta.topic}[{meta.partition}] at offset {meta.offset}, "
+                        f"where it had acked up to {last} before"
+                    )
+            top[tp] = max(top.get(tp, -1), meta.offset)
+        # Whatever the verdict, these offsets are taken on this broker now.
+        self._acked_offsets.update(top)
+        if unsafe is not None:
+            raise RuntimeError(unsafe)
 
     async def _delete_expired(self) -> None:
         cutoff = datetime.now(UTC) - timedelta(hours=self.settings.outbox_retention_hours)
@@ -374,6 +439,37 @@ class OutboxRelay:
         finally:
             for w in waiters:
                 w.cancel()
+
+    async def measure_backlog(self) -> None:
+        """Count unpublished rows and age the oldest (both off the partial index on
+        unpublished rows): called when metrics are scraped, so the figures stay true while
+        the relay itself is stuck on a broker outage. Unknown while the database is down."""
+        t = self.table
+        oldest = (
+            sa.select(t.c.time)
+            .where(t.c.published_at.is_(None))
+            .order_by(t.c.seq)
+            .limit(1)
+            .scalar_subquery()
+        )
+        try:
+            async with self.database.transaction() as session:
+                count, age = (
+                    await session.execute(
+                        sa.select(
+                            sa.select(sa.func.count())
+                            .where(t.c.published_at.is_(None))
+                            .scalar_subquery(),
+                            sa.func.extract("epoch", sa.func.now() - oldest),
+                        )
+                    )
+                ).one()
+        except Exception as exc:
+            log.debug("outbox backlog unavailable: %s", exc)
+            self.backlog = self.oldest_unpublished_age_seconds = None
+            return
+        self.backlog = int(count)
+        self.oldest_unpublished_age_seconds = max(0.0, float(age)) if age is not None else 0.0
 
     async def pending(self) -> int:
         async with self.database.transaction() as session:

@@ -12,12 +12,16 @@
 
 from __future__ import annotations
 
+import re
+import types
 from collections.abc import Mapping
+from datetime import date
 from decimal import Decimal
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Union, get_args, get_origin
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -36,10 +40,56 @@ def _has_nul(value: Any) -> bool:
     return False  # nested models check their own fields
 
 
+_NUMBER = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")
+
+
+def rfc3339_only(value: Any) -> Any:
+    """Dates and timestamps are RFC 3339 strings, as the contract says: pydantic would
+    otherwise read a number (or a numeric string) as Unix time."""
+    if isinstance(value, bool | int | float | Decimal) or (
+        isinstance(value, str) and _NUMBER.match(value)
+    ):
+        raise ValueError("must be an RFC 3339 date or date-time string, not a number")
+    return value
+
+
+# For query parameters: `starts_after: Annotated[AwareDatetime | None, Rfc3339] = None`.
+Rfc3339 = BeforeValidator(rfc3339_only)
+
+
+def _is_kind(annotation: Any, kinds: tuple[type, ...]) -> bool:
+    """Whether the annotation is (or unions/annotates) one of `kinds`."""
+    if isinstance(annotation, type) and issubclass(annotation, kinds):
+        return not (issubclass(annotation, bool) and bool not in kinds)
+    if get_origin(annotation) in (Union, types.UnionType, Annotated):
+        return any(_is_kind(arg, kinds) for arg in get_args(annotation))
+    return False
+
+
+def _plain_numbers(value: Any) -> Any:
+    """JSON numbers for numeric fields, as the schema says: pydantic would otherwise take
+    `true` as 1 and `"5"` as 5."""
+    if isinstance(value, bool | str):
+        raise ValueError("must be a JSON number")
+    return value
+
+
 class Input(BaseModel):
     """The base of every request body."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _types_as_documented(cls, value: Any, info: ValidationInfo) -> Any:
+        field = cls.model_fields.get(info.field_name or "")
+        if field is None or value is None:
+            return value
+        if _is_kind(field.annotation, (date,)):  # datetime is a date
+            return rfc3339_only(value)
+        if _is_kind(field.annotation, (int, float)) and not _is_kind(field.annotation, (str,)):
+            return _plain_numbers(value)
+        return value
 
     @field_validator("*", mode="after")
     @classmethod

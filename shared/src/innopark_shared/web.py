@@ -15,18 +15,28 @@ from typing import Any
 import sqlalchemy as sa
 from aiokafka import AIOKafkaClient
 from asgi_correlation_id import CorrelationIdMiddleware
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request, routing
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .auth import TokenVerifier
 from .consumer import ConsumerRunner, Subscriptions
 from .db import Database
 from .errors import install_problem_handlers, problem
+from .kafka import client_options
 from .logs import configure_logging
 from .metrics import install_metrics
+from .openapi import describe_api, operation_id
 from .outbox import OutboxRelay
+from .readmodels.revocations import TABLE as REVOCATIONS_TABLE
+from .readmodels.revocations import RevocationList
 from .settings import ServiceSettings
+from .tracing import configure_tracing, instrument_app, shutdown_tracing
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +44,8 @@ log = logging.getLogger(__name__)
 class BrokerProbe:
     """Answers "can this process reach the broker right now?" for readiness."""
 
-    def __init__(self, bootstrap_servers: str) -> None:
-        self._client = AIOKafkaClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=2000)
+    def __init__(self, settings: ServiceSettings) -> None:
+        self._client = AIOKafkaClient(**client_options(settings), request_timeout_ms=2000)
         self._bootstrapped = False
 
     async def check(self) -> None:
@@ -61,6 +71,8 @@ def create_service_app(
     messaging: bool = True,
     middleware: Sequence[Middleware] = (),
     docs_url: str | None = "/docs",
+    openapi_url: str | None = "/openapi.json",
+    webhooks: APIRouter | None = None,
     background: Sequence[Callable[[FastAPI], Awaitable[None]]] = (),
 ) -> FastAPI:
     """Build a service's app.
@@ -72,9 +84,12 @@ def create_service_app(
     `messaging=False` is for a part that neither publishes nor consumes (the gateway): no
     outbox relay, no consumer, and readiness does not depend on the broker.
     `middleware` (outermost first) runs inside the request-id middleware, so it sees the
-    request id. `docs_url=None` lets a part serve its own docs page.
+    request id. `docs_url=None` lets a part serve its own docs page, `openapi_url=None` its
+    own document. `webhooks` documents the requests the service sends to subscribers
+    (OpenAPI 3.1 `webhooks`).
     """
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
+    configure_tracing(settings.service_name, otlp_endpoint=settings.otel_exporter_otlp_endpoint)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -82,14 +97,28 @@ def create_service_app(
             settings.database_url,
             pool_size=settings.db_pool_size,
             max_overflow=settings.db_max_overflow,
+            connect_timeout=settings.db_connect_timeout_seconds,
+            pool_timeout=settings.db_pool_timeout_seconds,
         )
         app.state.database = database
         app.state.token_verifier = TokenVerifier(
             jwks_url=settings.jwks_url, issuer=settings.jwt_issuer, audience=settings.jwt_audience
         )
+        # A part whose metadata has the revocations table refuses revoked tokens.
+        revocations = None
+        table = metadata.tables.get(f"{metadata.schema}.{REVOCATIONS_TABLE}")
+        if table is not None:
+            revocations = RevocationList(database, table)
+            revocations.start()
+            try:
+                await asyncio.wait_for(revocations.tried.wait(), timeout=5)
+            except TimeoutError:
+                log.warning("token revocations not read yet; starting anyway")
+            app.state.token_verifier.revocations = revocations
+        app.state.revocations = revocations
         broker_probe = relay = consumer = None
         if messaging:
-            broker_probe = BrokerProbe(settings.kafka_bootstrap_servers)
+            broker_probe = BrokerProbe(settings)
             relay = OutboxRelay(
                 settings=settings, database=database, metadata=metadata, topics=list(publishes)
             )
@@ -120,7 +149,10 @@ def create_service_app(
                 await relay.stop()
             if broker_probe is not None:
                 await broker_probe.close()
+            if revocations is not None:
+                await revocations.stop()
             await database.dispose()
+            shutdown_tracing()
             log.info("%s stopped", settings.service_name)
 
     app = FastAPI(
@@ -128,20 +160,277 @@ def create_service_app(
         description=description,
         version=version,
         lifespan=lifespan,
-        openapi_url="/openapi.json",
+        openapi_url=openapi_url,
         docs_url=docs_url,
         redoc_url=None,
+        generate_unique_id_function=operation_id,
+        # One server span per request, from instrument_app below (probes excluded, query
+        # secrets redacted); FastAPI's own telemetry would only re-check on every request
+        # that it is superseded by it.
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     app.state.settings = settings
+    if webhooks is not None:
+        app.webhooks.include_router(webhooks)
     install_problem_handlers(app)
-    for item in reversed(middleware):  # add_middleware wraps: the last added is outermost
+    _truthful_openapi(app)
+    # add_middleware wraps: the last added is outermost. HTTP basics sit innermost, so
+    # the gateway's proxy (in `middleware`) forwards HEAD, conditional requests and
+    # compressed answers as they are and only the gateway's own routes get them here;
+    # Cache-Control outside it covers the proxy's own problems too.
+    app.add_middleware(UnsupportedMediaTypeMiddleware)
+    app.add_middleware(MethodNotAllowedMiddleware)
+    app.add_middleware(ConditionalGetMiddleware)
+    app.add_middleware(HeadMiddleware)
+    # Inside the proxy too: a proxied answer comes compressed (or not) from its service
+    # and is passed on byte for byte, never compressed a second time or re-chunked.
+    app.add_middleware(GZipMiddleware, minimum_size=GZIP_MINIMUM_SIZE)
+    for item in reversed(middleware):
         app.add_middleware(item.cls, *item.args, **item.kwargs)
+    app.add_middleware(CacheControlMiddleware)
     app.add_middleware(CorrelationIdMiddleware, header_name="X-Request-ID")
-    install_metrics(app, settings.service_name)  # outermost: times everything
+    install_metrics(app, settings.service_name)  # times everything
+    instrument_app(app)  # outermost: the request's span covers everything
     app.include_router(health_router())
     for router in routers:
         app.include_router(router)
     return app
+
+
+def _truthful_openapi(app: FastAPI) -> None:
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = describe_api(app)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+# ---------------------------------------------------------------------------------------
+# HTTP as clients expect it: compression, HEAD, If-None-Match, Cache-Control, 415.
+
+GZIP_MINIMUM_SIZE = 1024
+# Anonymous reads may be kept by shared caches briefly; answers that depend on who asks
+# are the caller's alone, and every write's answer (tokens, secrets shown once) is never kept.
+PUBLIC_CACHE = "public, max-age=60"
+PRIVATE_CACHE = "private, no-cache"
+NO_STORE = "no-store"
+_CREDENTIALS = (b"authorization", b"x-api-key", b"x-registration-token")
+
+
+class HeadMiddleware:
+    """HEAD wherever GET is: answered as the GET, with the headers and without the body."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_headers_only(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                message = {**message, "body": b""}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, send_headers_only)
+
+
+def _etags(value: str) -> set[str]:
+    return {tag.strip().removeprefix("W/") for tag in value.split(",") if tag.strip()}
+
+
+class ConditionalGetMiddleware:
+    """`If-None-Match` on a GET whose answer carries an ETag: 304 when it still matches."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "GET":
+            await self.app(scope, receive, send)
+            return
+        wanted = Headers(scope=scope).get("if-none-match")
+        if not wanted:
+            await self.app(scope, receive, send)
+            return
+        candidates = _etags(wanted)
+        not_modified = False
+
+        async def send_conditionally(message: Message) -> None:
+            nonlocal not_modified
+            if message["type"] == "http.response.start" and message["status"] == 200:
+                headers = MutableHeaders(raw=list(message.get("headers", [])))
+                etag = headers.get("etag")
+                if etag and ("*" in candidates or etag.removeprefix("W/") in candidates):
+                    not_modified = True
+                    del headers["content-length"]
+                    del headers["content-type"]
+                    await send({**message, "status": 304, "headers": headers.raw})
+                    await send({"type": "http.response.body", "body": b"", "more_body": False})
+                    return
+            if not_modified:
+                return  # the body of the answer replaced by the 304
+            await send(message)
+
+        await self.app(scope, receive, send_conditionally)
+
+
+class CacheControlMiddleware:
+    """`Cache-Control` where the route did not set one: anonymous successful reads are
+    public for a minute, reads with credentials private, everything else `no-store`."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        read = scope["method"] in {"GET", "HEAD"}
+        credentials = any(name in _CREDENTIALS for name, _ in scope["headers"])
+
+        async def send_with_cache_control(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(raw=list(message.get("headers", [])))
+                if "cache-control" not in headers:
+                    status = message["status"]
+                    if read and (200 <= status < 300 or status == 304):
+                        headers["Cache-Control"] = PRIVATE_CACHE if credentials else PUBLIC_CACHE
+                        headers.add_vary_header("Authorization")
+                    else:
+                        headers["Cache-Control"] = NO_STORE
+                    message = {**message, "headers": headers.raw}
+            await send(message)
+
+        await self.app(scope, receive, send_with_cache_control)
+
+
+JSON_TYPES = ("application/json",)
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def body_media_types(route: Any) -> tuple[str, ...] | None:
+    """The content types a route's body may have; None when it takes no body."""
+    from fastapi import params
+
+    field = route.body_field
+    if field is None:
+        return None
+    info = field.field_info
+    if isinstance(info, params.Form):  # File is a Form
+        return FORM_TYPES
+    media_type = getattr(info, "media_type", "application/json")
+    return JSON_TYPES if media_type == "application/json" else (media_type,)
+
+
+def _acceptable(content_type: str, accepted: tuple[str, ...]) -> bool:
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    if media_type in accepted:
+        return True
+    return (
+        accepted == JSON_TYPES
+        and media_type.startswith("application/")
+        and (media_type.endswith("+json"))
+    )
+
+
+class UnsupportedMediaTypeMiddleware:
+    """415 problem for a body in a content type the route does not read (FastAPI would
+    try to validate the raw bytes and answer a confusing 422)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        # By path template and methods: FastAPI hands out a new RouteContext each time.
+        self._accepted: dict[tuple[str, frozenset[str]], tuple[str, ...] | None] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in {"GET", "HEAD", "OPTIONS"}:
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        content_type = headers.get("content-type")
+        has_body = headers.get("content-length", "0") != "0" or "transfer-encoding" in headers
+        if content_type and has_body:
+            accepted = self._route_media_types(scope)
+            if accepted is not None and not _acceptable(content_type, accepted):
+                response = problem(
+                    415,
+                    slug="unsupported-media-type",
+                    detail=f"This operation reads {', '.join(accepted)}, not {content_type}",
+                    instance=scope["path"],
+                    headers={
+                        "Accept-Post" if scope["method"] == "POST" else "Accept-Patch": (
+                            ", ".join(accepted)
+                        )
+                    },
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+    def _route_media_types(self, scope: Scope) -> tuple[str, ...] | None:
+        for route in _api_routes(scope):
+            if route.matches(scope)[0] is Match.FULL:
+                key = (route.path_format, frozenset(route.methods or ()))
+                if key not in self._accepted:
+                    self._accepted[key] = body_media_types(route)
+                return self._accepted[key]
+        return None
+
+
+def _api_routes(scope: Scope) -> list[Any]:
+    """The app's API routes in routing order (cached on the app: they are fixed once it
+    serves)."""
+    app = scope.get("app")
+    state = getattr(app, "state", None)
+    routes = getattr(state, "api_routes", None) if state is not None else None
+    if routes is None:
+        found = getattr(getattr(app, "router", None), "routes", ())
+        routes = [
+            r for r in routing.iter_route_contexts(found) if isinstance(r.original_route, APIRoute)
+        ]
+        if state is not None:
+            state.api_routes = routes
+    return routes
+
+
+class MethodNotAllowedMiddleware:
+    """A path answers the methods of its own path item, and only those: another method
+    is a 405 whose `Allow` lists them (HEAD wherever GET is). Starlette would instead send
+    `PATCH /parks/autocomplete` on to `PATCH /parks/{park_id}` (a 401, or a 422 for the
+    id), and name only one route's methods in `Allow`."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            allowed = self._allowed(scope)
+            if allowed is not None and scope["method"] not in allowed:
+                response = problem(
+                    405, instance=scope["path"], headers={"Allow": ", ".join(sorted(allowed))}
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+    @staticmethod
+    def _allowed(scope: Scope) -> set[str] | None:
+        routes = _api_routes(scope)
+        path = scope["path"]
+        # The path item is the first route's (in routing order) whose template matches.
+        owner = next((r.path_format for r in routes if r.path_regex.match(path)), None)
+        if owner is None:
+            return None
+        methods: set[str] = set()
+        for route in routes:
+            if route.path_format == owner:
+                methods |= set(route.methods or ())
+        if "GET" in methods:
+            methods.add("HEAD")
+        return methods
 
 
 async def _keep_running(job: Callable[[FastAPI], Awaitable[None]], app: FastAPI) -> None:

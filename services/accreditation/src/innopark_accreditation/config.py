@@ -29,6 +29,14 @@ class AccreditationSettings(ServiceSettings):
     certificate_validity_years: int = Field(default=3, ge=1, le=10)
     # How often the expiry sweep looks for certificates past their valid-until date.
     expiry_sweep_interval_seconds: float = Field(default=60.0, gt=0)
+    # Alerts (flagged at /api/v1/certificates/alerts and mailed to the park once each):
+    # a certificate this many days or fewer from its valid-until date; an annual
+    # monitoring report still missing this many days after the end of its year.
+    certificate_expiry_notice_days: int = Field(default=60, ge=1, le=365)
+    monitoring_report_grace_days: int = Field(default=90, ge=0, le=365)
+    # Where alerts go for a park whose e-mail the registry has not given (the
+    # association's accreditation desk); unset: such a park's alert is flagged, not mailed.
+    accreditation_notification_email: str | None = None
     # The issuer named in every certificate's signed content.
     certificate_issuer: str = "Association of Technological Parks in High-tech Area"
 

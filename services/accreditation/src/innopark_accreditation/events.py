@@ -3,7 +3,8 @@
 Published (topic `innopark.accreditation.certificates`, key = park id, each carrying the
 certificate's full state): the certificate lifecycle, recorded through the outbox by
 `certificates/`. Consumed: the registry's park events, which keep `known_parks` (the
-park read model in `parks/`) in step.
+park read model in `parks/`) in step; the gateway's user events (`known_users`, who may
+be an expert) and token revocations.
 """
 
 from __future__ import annotations
@@ -19,8 +20,12 @@ from innopark_shared.contracts.accreditation import (
     CertificateRevokedV1,
     CertificateSuspendedV1,
 )
+from innopark_shared.contracts.gateway import UserCreatedV1, UserDeletedV1, UserUpdatedV1
 from innopark_shared.outbox import topics_of
+from innopark_shared.readmodels.revocations import subscribe_revocations
 
+from .applications import experts
+from .models import token_revocations
 from .parks import service as parks
 
 PUBLISHES: list[str] = topics_of(
@@ -34,6 +39,8 @@ PUBLISHES: list[str] = topics_of(
 )
 
 subscriptions = Subscriptions()
+# Tokens revoked at the gateway are refused here too.
+subscribe_revocations(subscriptions, token_revocations)
 
 
 @subscriptions.on(ParkCreatedV1)
@@ -45,3 +52,15 @@ async def on_park_changed(event: ParkCreatedV1, ctx: HandlerContext) -> None:
 @subscriptions.on(ParkRemovedV1)
 async def on_park_removed(event: ParkRemovedV1, ctx: HandlerContext) -> None:
     await parks.record_park_removed(session=ctx.session, event=event, event_time=ctx.envelope.time)
+
+
+@subscriptions.on(UserCreatedV1)
+@subscriptions.on(UserUpdatedV1)
+async def on_user_changed(event: UserCreatedV1, ctx: HandlerContext) -> None:
+    """Users read model: who may be assigned as an expert."""
+    await experts.record_user(ctx.session, event, ctx.envelope.time)
+
+
+@subscriptions.on(UserDeletedV1)
+async def on_user_deleted(event: UserDeletedV1, ctx: HandlerContext) -> None:
+    await experts.record_user_deleted(ctx.session, event, ctx.envelope.time)

@@ -10,7 +10,7 @@ from .certificates.signing import load_or_create_signer
 from .config import AccreditationSettings, get_settings
 from .events import PUBLISHES, subscriptions
 from .jobs import expire_certificates
-from .models import metadata
+from .models import metadata, notifications
 
 
 def create_app(settings: AccreditationSettings | None = None) -> FastAPI:
@@ -25,7 +25,7 @@ def create_app(settings: AccreditationSettings | None = None) -> FastAPI:
         routers=routers,
         subscriptions=subscriptions,
         publishes=PUBLISHES,
-        background=[expire_certificates],
+        background=[expire_certificates, notifications.sender],
     )
     # Loaded (or created) at start-up, so a bad key file fails fast.
     app.state.signer = load_or_create_signer(settings.certificate_signing_key_path)

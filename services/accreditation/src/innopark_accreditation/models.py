@@ -13,15 +13,22 @@ from typing import Any
 
 import sqlalchemy as sa
 from innopark_shared.db import Versioned, service_metadata
+from innopark_shared.notifications import Notifications
 from innopark_shared.outbox import Outbox
 from innopark_shared.readmodels.parks import known_parks_table
+from innopark_shared.readmodels.revocations import token_revocations_table
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 SCHEMA = "accreditation"
 metadata = service_metadata(SCHEMA)
+# Tokens revoked at the gateway (its TokensRevokedV1 events); auth consults it.
+token_revocations = token_revocations_table(metadata)
 # Domain code records events with `await outbox.add(session, event)`, in its transaction.
 outbox = Outbox(metadata, service="accreditation")
+# E-mails to parks (certificate expiring, monitoring report overdue), written with the
+# sweep that finds them (innopark_shared.notifications).
+notifications = Notifications(metadata, service="accreditation")
 
 
 class Base(DeclarativeBase):
@@ -30,6 +37,18 @@ class Base(DeclarativeBase):
 
 # Parks as the registry's events describe them (local read model).
 known_parks = known_parks_table(metadata)
+
+# Users as the gateway's lifecycle events describe them (role and state only): who may
+# be assigned as an expert (`applications/experts.py`).
+known_users = sa.Table(
+    "known_users",
+    metadata,
+    sa.Column("user_id", sa.String(200), primary_key=True),
+    sa.Column("role", sa.String(20), nullable=False),
+    sa.Column("is_active", sa.Boolean, nullable=False),
+    sa.Column("deleted", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("source_time", sa.DateTime(timezone=True), nullable=False),
+)
 
 # Certificate numbers come from one sequence: unique across replicas and years.
 certificate_number_seq = sa.Sequence("certificate_number_seq", schema=SCHEMA, metadata=metadata)
@@ -216,3 +235,20 @@ class MonitoringReport(Base):
     summary: Mapped[str] = mapped_column(sa.Text, nullable=False)
     submitted_by: Mapped[str] = mapped_column(sa.String(200), nullable=False)
     submitted_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=_now)
+
+
+class CertificateAlert(Base):
+    """A threshold a certificate has crossed (`expiring:60d`, `monitoring_overdue:2025`),
+    recorded once, with the notification that told the park: the sweep tells each
+    certificate of each threshold once, on any replica."""
+
+    __tablename__ = "certificate_alerts"
+
+    certificate_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True),
+        sa.ForeignKey(f"{SCHEMA}.certificates.id", ondelete="CASCADE"),
+        primary_key=True,
+    )
+    alert: Mapped[str] = mapped_column(sa.String(60), primary_key=True)
+    raised_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=_now)
+    notification_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))

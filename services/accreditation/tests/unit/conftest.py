@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from innopark_accreditation.applications import assessment
 from innopark_accreditation.applications import service as applications
@@ -21,7 +22,7 @@ from innopark_accreditation.applications.schemas import (
 from innopark_accreditation.catalogue import service as catalogues
 from innopark_accreditation.catalogue.schemas import CatalogueCreate
 from innopark_accreditation.certificates.signing import CertificateSigner
-from innopark_accreditation.models import Application, Certificate
+from innopark_accreditation.models import Application, Certificate, known_users
 from innopark_accreditation.parks import service as parks
 from innopark_shared.auth import Principal, Role
 from innopark_shared.contracts import ParkCreatedV1
@@ -173,5 +174,13 @@ async def world(db_session: AsyncSession, signer: CertificateSigner) -> World:
     )
     published = await catalogues.publish_catalogue(
         session=db_session, principal=OPERATOR, catalogue_id=draft.version.id
+    )
+    # The experts the tests assign, as the gateway's user events would have described them.
+    await db_session.execute(
+        sa.insert(known_users),
+        [
+            {"user_id": name, "role": "expert", "is_active": True, "source_time": datetime.now(UTC)}
+            for name in ("expert-a", "expert-b", "expert-c")
+        ],
     )
     return World(db_session, signer, published)

@@ -20,9 +20,15 @@ from innopark_accreditation.certificates.issuance import add_years
 from innopark_accreditation.certificates.presenters import present_certificate
 from innopark_accreditation.certificates.schemas import CertificateUpdate, MonitoringReportCreate
 from innopark_accreditation.certificates.signing import load_or_create_signer
-from innopark_accreditation.models import StatusChange
+from innopark_accreditation.models import Certificate, StatusChange
 from innopark_shared.auth import Principal, Role
-from innopark_shared.errors import Conflict, InvalidTransition, NotFound, PreconditionFailed
+from innopark_shared.errors import (
+    Conflict,
+    InvalidTransition,
+    NotFound,
+    PreconditionFailed,
+    Unprocessable,
+)
 from innopark_shared.http import etag_of
 from pydantic import ValidationError
 
@@ -218,10 +224,48 @@ def test_null_validity_in_a_patch_is_refused_naming_it():
     assert [e["loc"] for e in raised.value.errors()] == [("valid_until",)]
 
 
+def _named_field(raised: pytest.ExceptionInfo[Unprocessable]) -> list[str]:
+    return [e["field"] for e in raised.value.extensions["errors"]]
+
+
+async def test_a_validity_ending_on_or_before_the_issue_date_is_refused(world, signer):
+    cert = await world.certificate()
+    for day in (cert.issued_on, cert.issued_on - timedelta(days=400)):
+        with pytest.raises(Unprocessable) as raised:
+            await service.amend_certificate(
+                session=world.session,
+                principal=OPERATOR,
+                number=cert.number,
+                valid_until=day,
+                signer=signer,
+            )
+        assert _named_field(raised) == ["valid_until"]
+    assert cert.version == 1 and cert.valid_until > cert.issued_on
+    assert signer.verify(certificate_content(cert), cert.signature)
+
+
+async def test_a_grant_ending_on_or_before_its_issue_date_is_refused(world):
+    today = datetime.now(UTC).date()
+    for day in (today, today - timedelta(days=1)):
+        app = await world.under_review(await world.park())
+        await world.top_scores(app)
+        with pytest.raises(Unprocessable) as raised:
+            await world.decide(app, outcome="granted", level="gold", valid_until=day.isoformat())
+        assert _named_field(raised) == ["valid_until"]
+    app = await world.under_review(await world.park())
+    await world.top_scores(app)
+    tomorrow = today + timedelta(days=1)
+    app = await world.decide(app, outcome="granted", level="gold", valid_until=tomorrow.isoformat())
+    cert = await world.session.get(Certificate, app.certificate_id)
+    assert cert is not None and cert.valid_until == tomorrow
+
+
 async def test_the_sweep_expires_what_is_past_its_validity(world, outbox, signer):
     due = await world.certificate()
     live = await world.certificate()
     yesterday = datetime.now(UTC).date() - timedelta(days=1)
+    # A validity may only end after the issue: issue this one a month ago.
+    due.issued_on = yesterday - timedelta(days=30)
     await service.amend_certificate(
         session=world.session,
         principal=OPERATOR,
@@ -329,11 +373,35 @@ async def test_the_collection_pages_newest_first_and_filters(world):
 # -- monitoring reports --------------------------------------------------------------
 
 
+async def test_monitoring_reports_only_for_years_of_the_validity_so_far(world):
+    park = await world.park()
+    cert = await world.certificate(park)
+    manager = world.manager(park)
+    this_year = datetime.now(UTC).year
+    for year in (cert.issued_on.year - 1, this_year + 1, this_year + 5):
+        with pytest.raises(Unprocessable) as raised:
+            await monitoring.file_monitoring_report(
+                session=world.session,
+                principal=manager,
+                number=cert.number,
+                data=MonitoringReportCreate(year=year, summary="Ahead of time"),
+            )
+        assert _named_field(raised) == ["year"]
+    filed = await monitoring.file_monitoring_report(
+        session=world.session,
+        principal=manager,
+        number=cert.number,
+        data=MonitoringReportCreate(year=this_year, summary="This year"),
+    )
+    assert filed.year == this_year
+
+
 async def test_a_monitoring_report_a_year_while_active(world):
     park = await world.park()
     cert = await world.certificate(park)
     manager = world.manager(park)
-    report = MonitoringReportCreate(year=2026, residents=60, summary="IT, robotics")
+    year = datetime.now(UTC).year
+    report = MonitoringReportCreate(year=year, residents=60, summary="IT, robotics")
     filed = await monitoring.file_monitoring_report(
         session=world.session, principal=manager, number=cert.number, data=report
     )
@@ -347,7 +415,7 @@ async def test_a_monitoring_report_a_year_while_active(world):
             session=world.session,
             principal=world.manager(uuid.uuid4()),
             number=cert.number,
-            data=report.model_copy(update={"year": 2027}),
+            data=report.model_copy(update={"year": year - 1}),
         )
     await service.suspend_certificate(
         session=world.session, principal=OPERATOR, number=cert.number, reason="x"
@@ -357,12 +425,12 @@ async def test_a_monitoring_report_a_year_while_active(world):
             session=world.session,
             principal=manager,
             number=cert.number,
-            data=report.model_copy(update={"year": 2027}),
+            data=report.model_copy(update={"year": year - 1}),
         )
     listed = await monitoring.list_monitoring_reports(
         session=world.session, principal=OPERATOR, number=cert.number, limit=10, cursor=None
     )
-    assert [r.year for r in listed.items] == [2026]
+    assert [r.year for r in listed.items] == [year]
     got = await monitoring.get_monitoring_report(
         session=world.session, principal=manager, number=cert.number, report_id=filed.id
     )

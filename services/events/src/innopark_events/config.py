@@ -12,8 +12,6 @@ class EventsSettings(ServiceSettings):
     service_name: str = "events"
     port: int = 8004
 
-    # Public base URL used in links handed to registrants (cancel link) and in .ics URLs.
-    public_base_url: str = "http://127.0.0.1:8000"
     # Calendar feed: how many upcoming events at most; the ORGANIZER address in .ics files
     # (left out when unset).
     ics_feed_limit: int = 500
@@ -21,9 +19,15 @@ class EventsSettings(ServiceSettings):
     # How often events whose registration window or dates have passed move on by themselves
     # (published -> registration_closed -> completed).
     lifecycle_sweep_interval_seconds: float = 30.0
-    # Invitation letters: a Unicode TTF font (Cyrillic names); when the file is missing the
-    # letter falls back to a core PDF font and non-Latin-1 characters are replaced.
+    # Invitation letters: a Unicode TTF font for Latin and Cyrillic names, then fallback
+    # fonts (TTF, OTF or a TTC collection) for the characters it lacks, such as Chinese.
+    # `make dev-env` and the images install both (deploy/system-packages.txt); a
+    # character no installed font has is logged with the letter it is missing from.
     letter_font_path: str = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+    letter_fallback_font_paths: list[str] = [
+        "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+        "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+    ]
     letter_issuer: str = "Association of Technological Parks in High-tech Area"
     letter_signatory: str = "Executive Director"
 

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import Depends, Header, Query, Request
 from innopark_shared.auth import Principal, Role, require_roles
+from innopark_shared.errors import Unprocessable
 
 ICS = "text/calendar"
 CSV = "text/csv"
@@ -22,12 +23,21 @@ Format = Annotated[
 
 
 def registration_token(
-    token: Annotated[
-        str | None, Query(max_length=200, description="The registrant's private token")
+    request: Request,
+    x_registration_token: Annotated[
+        str | None,
+        Header(max_length=200, description="The registrant's private token (never in the URL)"),
     ] = None,
-    x_registration_token: Annotated[str | None, Header(max_length=200)] = None,
 ) -> str | None:
-    return x_registration_token or token
+    """The registrant's private token, from the `X-Registration-Token` header only: a URL
+    ends up in access logs, browser history and referrers."""
+    if "token" in request.query_params:
+        raise Unprocessable.for_field(
+            "token",
+            "the registration token goes in the X-Registration-Token header, not the URL",
+            location="query",
+        )
+    return x_registration_token
 
 
 TokenDep = Annotated[str | None, Depends(registration_token)]

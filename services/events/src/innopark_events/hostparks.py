@@ -5,7 +5,7 @@ the association for members-only events."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,6 +16,7 @@ from innopark_shared.contracts.registry import (
     ResidentAdmittedV1,
     ResidentLeftV1,
 )
+from innopark_shared.readmodels import newer_wins_upsert
 from innopark_shared.readmodels.parks import (
     apply_park_removed,
     apply_park_snapshot,
@@ -83,23 +84,14 @@ async def record_resident(
 ) -> None:
     """A resident admitted or updated: its park decides its membership. Later events
     win, older redeliveries are ignored."""
-    source_time = event_time or sa.func.now()
-    stmt = pg_insert(known_residents).values(
-        resident_id=event.resident_id,
-        park_id=event.park_id,
-        name=event.name,
-        left=False,
-        source_time=source_time,
-        synced_at=sa.func.now(),
-    )
-    changed = ("park_id", "name", "left", "source_time", "synced_at")
-    await session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["resident_id"],
-            set_={k: stmt.excluded[k] for k in changed},
-            where=known_residents.c.source_time <= stmt.excluded.source_time,
-        )
-    )
+    values = {
+        "resident_id": event.resident_id,
+        "park_id": event.park_id,
+        "name": event.name,
+        "left": False,
+        "source_time": event_time or datetime.now(UTC),
+    }
+    await session.execute(newer_wins_upsert(known_residents, "resident_id", tuple(values)), values)
 
 
 async def record_resident_left(

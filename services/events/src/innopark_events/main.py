@@ -7,7 +7,7 @@ from .api import routers
 from .config import EventsSettings, get_settings
 from .jobs import lifecycle_sweep
 from .messaging import PUBLISHES, subscriptions
-from .models import metadata
+from .models import metadata, notifications
 
 
 def create_app(settings: EventsSettings | None = None) -> FastAPI:
@@ -19,5 +19,5 @@ def create_app(settings: EventsSettings | None = None) -> FastAPI:
         routers=routers,
         subscriptions=subscriptions,
         publishes=PUBLISHES,
-        background=[lifecycle_sweep],
+        background=[lifecycle_sweep, notifications.sender],
     )

@@ -30,8 +30,10 @@ from innopark_shared.contracts.registry import (
     ResidentUpdatedV1,
 )
 from innopark_shared.outbox import topics_of
+from innopark_shared.readmodels.revocations import subscribe_revocations
 
 from . import hostparks
+from .models import token_revocations
 
 PUBLISHES: list[str] = topics_of(
     # innopark.events.events
@@ -50,6 +52,8 @@ PUBLISHES: list[str] = topics_of(
 )
 
 subscriptions = Subscriptions()
+# Tokens revoked at the gateway are refused here too.
+subscribe_revocations(subscriptions, token_revocations)
 
 
 # Parks: which may host an event, and which are members of the association.

@@ -9,15 +9,21 @@ from enum import StrEnum
 
 import sqlalchemy as sa
 from innopark_shared.db import Versioned, service_metadata
+from innopark_shared.notifications import Notifications
 from innopark_shared.outbox import Outbox
 from innopark_shared.readmodels.parks import known_parks_table
+from innopark_shared.readmodels.revocations import token_revocations_table
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 SCHEMA = "events"
 TIMESTAMPTZ = sa.DateTime(timezone=True)
 metadata = service_metadata(SCHEMA)
+# Tokens revoked at the gateway (its TokensRevokedV1 events); auth consults it.
+token_revocations = token_revocations_table(metadata)
 outbox = Outbox(metadata, service="events")
+# E-mails to registrants, written with the change they tell about (innopark_shared.notifications).
+notifications = Notifications(metadata, service="events")
 
 
 class Base(DeclarativeBase):

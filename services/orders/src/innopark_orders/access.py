@@ -4,10 +4,16 @@ A partner reaches only its own orders and the proposals to them; residents and p
 managers reach published orders (and those they proposed to, after publication) and
 their own proposals. Whatever a caller may not see answers exactly like what does not
 exist (404).
+
+Who posted a confidential order is known only to that partner and the association. The
+rule lives here once, as SQL (`known_requester`) for every filter, search and sort on the
+requester, and as Python (`knows_requester`) for the presenters, so no read path can ask
+`Order.partner_id` directly and learn what the caller may not know.
 """
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 
 import sqlalchemy as sa
@@ -15,7 +21,7 @@ from innopark_shared.auth import Principal, Role
 from innopark_shared.errors import NotFound
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .models import Order, OrderStatus, Proposal
+from .models import Order, OrderStatus, Proposal, ProposalStatus
 
 # Once published, an order stays visible to those who proposed to it, whatever its end.
 AFTER_PUBLICATION = frozenset(
@@ -53,6 +59,26 @@ def owns(principal: Principal, order: Order) -> bool:
     return principal.is_operator or (
         principal.role is Role.PARTNER and principal.partner_id == order.partner_id
     )
+
+
+def requester_known(principal: Principal) -> sa.ColumnElement[bool]:
+    """Whether `principal` may know which partner posted the order."""
+    if principal.is_operator:
+        return sa.true()
+    if principal.role is Role.PARTNER:
+        return sa.or_(Order.confidential.is_(False), Order.partner_id == principal.partner_id)
+    return Order.confidential.is_(False)
+
+
+def known_requester(principal: Principal) -> sa.ColumnElement[uuid.UUID | None]:
+    """The order's partner as `principal` may know it: NULL where it is confidential to
+    them. Filter, search and sort on this, never on `Order.partner_id`."""
+    return sa.case((requester_known(principal), Order.partner_id), else_=sa.null())
+
+
+def knows_requester(principal: Principal, order: Order) -> bool:
+    """`requester_known` for an order already loaded (the presenters)."""
+    return not order.confidential or owns(principal, order)
 
 
 async def get_order(
@@ -94,3 +120,24 @@ def visible_proposals(principal: Principal) -> sa.ColumnElement[bool]:
 
 def is_proposer(principal: Principal) -> bool:
     return principal.role in (Role.RESIDENT, Role.PARK_MANAGER)
+
+
+# Double opt-in: once the partner has shortlisted a proposal, each side learns the other.
+REVEALED = frozenset({ProposalStatus.SHORTLISTED, ProposalStatus.ACCEPTED})
+
+
+def proposer_revealed(proposal: Proposal) -> bool:
+    """Whether the partner may know who made `proposal` (its id, name and contact)."""
+    return proposal.status in REVEALED
+
+
+def proposer_known_to(viewer: Principal, proposal: Proposal) -> bool:
+    """The proposer itself and the association always; the partner after shortlisting."""
+    return viewer.is_operator or is_proposer(viewer) or proposer_revealed(proposal)
+
+
+def proposer_reference(proposal: Proposal) -> str:
+    """An opaque name for the proposer of this one proposal: stable, unlinkable to the
+    proposer's other proposals and to its registry id."""
+    digest = hashlib.sha256(b"innopark-proposer:" + proposal.id.bytes).hexdigest()
+    return f"PR-{digest[:16].upper()}"

@@ -35,8 +35,6 @@ class OrdersSettings(ServiceSettings):
 
     # How long an Idempotency-Key and its stored response are kept.
     idempotency_ttl_hours: float = 24.0
-    # A claimed key whose request never finished (a crash) is released after this long.
-    idempotency_stale_seconds: float = 60.0
 
     # Matching: weights of the tag overlap and of the text relevance, and list sizes.
     match_weight_tags: float = 0.7

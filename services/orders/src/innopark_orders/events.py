@@ -16,6 +16,8 @@ from innopark_shared.contracts.orders import (
     OrderPublishedV1,
     OrderReturnedV1,
     OrderSubmittedV1,
+    PartnerRegisteredV1,
+    PartnerUpdatedV1,
     ProposalAcceptedV1,
     ProposalReceivedV1,
     ProposalRejectedV1,
@@ -25,9 +27,10 @@ from innopark_shared.contracts.orders import (
 from innopark_shared.contracts.registry import ResidentAdmittedV1, ResidentLeftV1, ResidentUpdatedV1
 from innopark_shared.outbox import topics_of
 from innopark_shared.readmodels.parks import subscribe_known_parks
+from innopark_shared.readmodels.revocations import subscribe_revocations
 
 from . import residents
-from .models import known_parks
+from .models import known_parks, token_revocations
 
 PUBLISHES: list[str] = topics_of(
     OrderSubmittedV1,
@@ -42,9 +45,13 @@ PUBLISHES: list[str] = topics_of(
     ProposalAcceptedV1,
     ProposalRejectedV1,
     ProposalWithdrawnV1,
+    PartnerRegisteredV1,
+    PartnerUpdatedV1,
 )
 
 subscriptions = Subscriptions()
+# Tokens revoked at the gateway are refused here too.
+subscribe_revocations(subscriptions, token_revocations)
 # Park created / updated / removed keep the local copy of the registry's parks.
 subscribe_known_parks(subscriptions, known_parks)
 

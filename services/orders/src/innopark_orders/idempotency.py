@@ -1,9 +1,12 @@
 """`Idempotency-Key` on creates: a replay returns the stored response, the same key with
-another body is a 422, a retry while the first request is still running is a 409.
+another body is a 422.
 
-A key is claimed in its own short transaction (so a concurrent duplicate sees it at
-once); the response is stored in the request's transaction together with the object it
-created, so either both exist or neither. Keys and responses are kept for
+The key is claimed in the request's own transaction, together with the object it creates
+and the response stored for replays: either all three exist or none does. A request that
+dies (a crash, a database outage mid-create) leaves no claim behind, so the client's retry
+is served as a first attempt. A concurrent duplicate waits on the key's unique index until
+the first finishes, then replays its answer (or, if the first failed, runs itself); past
+`WAIT_SECONDS` it is a 409 to retry. Keys and responses are kept for
 `idempotency_ttl_hours` (24 h by default), announced in the `Idempotency-Expires` header.
 """
 
@@ -21,15 +24,21 @@ from fastapi import Depends, Header, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from innopark_shared.auth import CurrentPrincipal, Principal
-from innopark_shared.db import Database, DatabaseDep, SessionDep
+from innopark_shared.db import SessionDep
 from innopark_shared.errors import Conflict, Unprocessable
+from innopark_shared.outages import sqlstate_of
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .config import OrdersSettings, SettingsDep
 from .models import IdempotencyKey
 
 Created = tuple[int, Any, dict[str, str]]  # status, body, headers
+
+# How long a duplicate waits for the request holding its key before a 409.
+WAIT_SECONDS = 5.0
+LOCK_NOT_AVAILABLE = "55P03"
 
 
 def scope_of(principal: Principal) -> str:
@@ -64,7 +73,6 @@ class Idempotency:
 
     request: Request
     session: AsyncSession
-    database: Database
     settings: OrdersSettings
     principal: Principal
     key: str | None
@@ -85,39 +93,29 @@ class Idempotency:
         expires_at = datetime.now(UTC) + timedelta(hours=self.settings.idempotency_ttl_hours)
 
         replay = await _claim(
-            self.database,
-            scope=scope,
-            key=self.key,
-            digest=digest,
-            expires_at=expires_at,
-            stale_after=self.settings.idempotency_stale_seconds,
+            self.session, scope=scope, key=self.key, digest=digest, expires_at=expires_at
         )
         if replay is not None:
             return replay
-        try:
-            status, body, headers = await create()
-            encoded = jsonable_encoder(body)
-            headers = {**headers, **_expires_header(expires_at)}
-            await self.session.execute(
-                sa.update(IdempotencyKey)
-                .where(IdempotencyKey.scope == scope, IdempotencyKey.key == self.key)
-                .values(
-                    state="done",
-                    response_status=status,
-                    response_body=encoded,
-                    response_headers=headers,
-                )
+        status, body, headers = await create()
+        encoded = jsonable_encoder(body)
+        headers = {**headers, **_expires_header(expires_at)}
+        await self.session.execute(
+            sa.update(IdempotencyKey)
+            .where(IdempotencyKey.scope == scope, IdempotencyKey.key == self.key)
+            .values(
+                state="done",
+                response_status=status,
+                response_body=encoded,
+                response_headers=headers,
             )
-        except BaseException:
-            await _release(self.database, scope=scope, key=self.key)
-            raise
+        )
         return JSONResponse(encoded, status_code=status, headers=headers)
 
 
 async def _idempotency(
     request: Request,
     session: SessionDep,
-    database: DatabaseDep,
     settings: SettingsDep,
     principal: CurrentPrincipal,
     key: Annotated[
@@ -129,38 +127,27 @@ async def _idempotency(
         ),
     ] = None,
 ) -> Idempotency:
-    return Idempotency(request, session, database, settings, principal, key)
+    return Idempotency(request, session, settings, principal, key)
 
 
 IdempotencyDep = Annotated[Idempotency, Depends(_idempotency)]
 
 
 async def _claim(
-    database: Database,
-    *,
-    scope: str,
-    key: str,
-    digest: str,
-    expires_at: datetime,
-    stale_after: float,
+    session: AsyncSession, *, scope: str, key: str, digest: str, expires_at: datetime
 ) -> JSONResponse | None:
-    """Claim the key (None), or answer from what an earlier request left."""
-    async with database.transaction() as session:
-        # An expired key, or a claim whose request died, no longer counts.
-        await session.execute(
-            sa.delete(IdempotencyKey).where(
-                IdempotencyKey.scope == scope,
-                IdempotencyKey.key == key,
-                sa.or_(
-                    IdempotencyKey.expires_at < sa.func.now(),
-                    sa.and_(
-                        IdempotencyKey.state == "in_progress",
-                        IdempotencyKey.created_at
-                        < sa.func.now() - sa.text(f"interval '{float(stale_after)} seconds'"),
-                    ),
-                ),
-            )
+    """Claim the key in the request's transaction (None), or answer from what an earlier
+    request stored."""
+    await session.execute(
+        sa.delete(IdempotencyKey).where(
+            IdempotencyKey.scope == scope,
+            IdempotencyKey.key == key,
+            IdempotencyKey.expires_at < sa.func.now(),
         )
+    )
+    # A duplicate still running holds the key's index entry: wait for it, briefly.
+    await session.execute(sa.text(f"SET LOCAL lock_timeout = '{int(WAIT_SECONDS * 1000)}ms'"))
+    try:
         inserted = await session.execute(
             pg_insert(IdempotencyKey)
             .values(
@@ -173,40 +160,32 @@ async def _claim(
             .on_conflict_do_nothing(index_elements=["scope", "key"])
             .returning(IdempotencyKey.key)
         )
-        if inserted.first() is not None:
-            return None
-        existing = (
-            await session.execute(
-                sa.select(IdempotencyKey).where(
-                    IdempotencyKey.scope == scope, IdempotencyKey.key == key
-                )
+    except DBAPIError as exc:
+        if sqlstate_of(exc) == LOCK_NOT_AVAILABLE:
+            raise Conflict(
+                "A request with this Idempotency-Key is still in progress; retry shortly"
+            ) from exc
+        raise
+    await session.execute(sa.text("RESET lock_timeout"))
+    if inserted.first() is not None:
+        return None
+    existing = (
+        await session.execute(
+            sa.select(IdempotencyKey).where(
+                IdempotencyKey.scope == scope, IdempotencyKey.key == key
             )
-        ).scalar_one_or_none()
-    if existing is None:  # released between our insert and select: let the client retry
-        raise Conflict("A request with this Idempotency-Key is in progress; retry shortly")
+        )
+    ).scalar_one()
     if existing.request_hash != digest:
         raise _key_error(
             "key reused with another request body",
             "idempotency_key_reused",
             "This Idempotency-Key was used with a different request",
         )
-    if existing.state != "done":
-        raise Conflict("A request with this Idempotency-Key is still in progress; retry shortly")
     headers = {**(existing.response_headers or {}), "Idempotent-Replayed": "true"}
     return JSONResponse(
         existing.response_body, status_code=existing.response_status or 200, headers=headers
     )
-
-
-async def _release(database: Database, *, scope: str, key: str) -> None:
-    async with database.transaction() as session:
-        await session.execute(
-            sa.delete(IdempotencyKey).where(
-                IdempotencyKey.scope == scope,
-                IdempotencyKey.key == key,
-                IdempotencyKey.state == "in_progress",
-            )
-        )
 
 
 async def purge_expired(session: AsyncSession) -> int:

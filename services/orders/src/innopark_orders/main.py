@@ -3,11 +3,11 @@
 from fastapi import FastAPI
 from innopark_shared.web import create_service_app
 
-from .api import routers
+from .api import routers, webhooks
 from .config import OrdersSettings, get_settings
 from .events import PUBLISHES, subscriptions
 from .jobs import BACKGROUND
-from .models import metadata
+from .models import metadata, notifications
 
 
 def create_app(settings: OrdersSettings | None = None) -> FastAPI:
@@ -23,7 +23,8 @@ def create_app(settings: OrdersSettings | None = None) -> FastAPI:
             "another body is a 422, a retry while the first is still running a 409."
         ),
         routers=routers,
+        webhooks=webhooks,
         subscriptions=subscriptions,
         publishes=PUBLISHES,
-        background=BACKGROUND,
+        background=[*BACKGROUND, notifications.sender],
     )

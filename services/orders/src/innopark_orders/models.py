@@ -11,14 +11,20 @@ from typing import Any
 
 import sqlalchemy as sa
 from innopark_shared.db import Versioned, service_metadata
+from innopark_shared.notifications import Notifications
 from innopark_shared.outbox import Outbox
 from innopark_shared.readmodels.parks import known_parks_table
+from innopark_shared.readmodels.revocations import token_revocations_table
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 SCHEMA = "orders"
 metadata = service_metadata(SCHEMA)
+# Tokens revoked at the gateway (its TokensRevokedV1 events); auth consults it.
+token_revocations = token_revocations_table(metadata)
 outbox = Outbox(metadata, service="orders")
+# E-mails to partners and proposers, written with the change (innopark_shared.notifications).
+notifications = Notifications(metadata, service="orders")
 
 
 # -- states and actions -----------------------------------------------------------------
@@ -315,6 +321,8 @@ class WebhookDelivery(Base):
     last_error: Mapped[str | None] = mapped_column(sa.Text)
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=_now())
     succeeded_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    # The W3C trace context of the change it announces: every attempt joins that trace.
+    trace_headers: Mapped[dict | None] = mapped_column(JSONB)
 
     # The delivery log's attempts; loaded only where asked for (`selectinload`).
     attempt_log: Mapped[list[WebhookAttempt]] = relationship(
@@ -330,6 +338,29 @@ class WebhookDelivery(Base):
         ),
         sa.Index("ix_webhook_deliveries_endpoint_created", "endpoint_id", "created_at", "id"),
     )
+
+
+class PartnerEvent(Base):
+    """Every message a partner's webhooks would receive, whether or not an endpoint wanted
+    it then: the catch-up feed (`GET /api/v1/webhooks/events`), written with the change.
+
+    `xid` (the writing transaction) and `seq` order the feed; it shows only rows of
+    transactions older than every one still running, so a message that commits late never
+    lands behind a cursor already handed out (as the registry's change feed does)."""
+
+    __tablename__ = "partner_events"
+
+    message_id: Mapped[str] = mapped_column(sa.String(100), primary_key=True)  # webhook-id
+    partner_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    event_type: Mapped[str] = mapped_column(sa.String(60))
+    payload: Mapped[dict] = mapped_column(JSONB)  # the webhook body, as delivered
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=_now())
+    xid: Mapped[int] = mapped_column(
+        sa.BigInteger, server_default=sa.text("(pg_current_xact_id()::text)::bigint")
+    )
+    seq: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), unique=True)
+
+    __table_args__ = (sa.Index("ix_partner_events_feed", "partner_id", "xid", "seq"),)
 
 
 class WebhookAttempt(Base):

@@ -40,7 +40,8 @@ async def test_a_new_order_is_a_draft_with_a_reference_and_a_history(world, outb
     assert order.reference.startswith(f"TOFR{datetime.now(UTC).year}")
     assert order.version == 1
     assert await _history(world, order) == [("create", None, "draft", "partner", None)]
-    assert await outbox.types() == []  # a draft is the partner's business only
+    # A draft is the partner's business only (the partner itself was announced).
+    assert await outbox.types() == ["partner.registered.v1"]
 
 
 async def test_submit_by_its_partner(world, outbox):
@@ -400,3 +401,33 @@ async def test_a_confidential_order_hides_its_requester(world, outbox):
         await access.get_order(
             session=world.session, principal=await world.partner("Rival"), order_id=order.id
         )
+
+
+async def test_filtering_by_requester_never_finds_a_confidential_order(world):
+    """The unmasking path: read an open order of P, learn P, filter by P."""
+    partner = await world.partner("Unmaskable AG")
+    shown = await world.published(partner, title="Open order of the partner")
+    hidden = await world.published(partner, title="Confidential order", confidential=True)
+    resident, manager = world.resident(), world.park_manager()
+
+    async def by_requester(principal) -> set[uuid.UUID]:
+        found = await queries.list_orders(
+            session=world.session,
+            principal=principal,
+            status=None,
+            q=None,
+            partner_id=partner.partner_id,
+            cursor=None,
+            limit=100,
+        )
+        return {o.id for o in found.items}
+
+    # Both are visible as orders; only the open one is visible as P's.
+    assert await access.get_order(session=world.session, principal=resident, order_id=hidden.id)
+    assert present_order(shown, resident).requester.partner_id == partner.partner_id
+    for outsider in (resident, manager):
+        assert await by_requester(outsider) == {shown.id}
+    for insider in (partner, world.operator):
+        assert await by_requester(insider) == {shown.id, hidden.id}
+    # Another partner's id finds nothing of P's for P's rival.
+    assert await by_requester(await world.partner("Rival AG")) == set()

@@ -4,11 +4,17 @@ ends does to the proposals still open on it."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
-from innopark_orders.models import OrderTransition, RejectionReason
+from innopark_orders.models import (
+    OrderTransition,
+    RejectionReason,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from innopark_orders.orders import transitions as order_transitions
 from innopark_orders.proposals import queries, service, transitions
 from innopark_orders.proposals.presenters import present_proposal
@@ -366,3 +372,52 @@ async def test_listing_shows_each_side_its_own(world):
             cursor=None,
             limit=10,
         )
+
+
+async def test_before_the_shortlist_the_partner_gets_an_opaque_reference_only(world, outbox):
+    """Nothing that identifies the resident reaches the partner before the shortlist: not
+    in its views, not in its webhooks."""
+    partner = await world.partner()
+    endpoint = WebhookEndpoint(
+        id=uuid.uuid4(),
+        partner_id=partner.partner_id,
+        url="https://hooks.partner.example/",
+        secret="whsec_" + "B" * 44,
+        event_types=[],
+        enabled=True,
+        consecutive_failures=0,
+    )
+    world.session.add(endpoint)
+    order = await world.published(partner)
+    resident = world.resident()
+    first = await _propose(world, order, resident)
+    second_order = await world.published(partner, title="Another order")
+    second = await _propose(world, second_order, resident)
+
+    seen = present_proposal(first, partner)
+    assert (seen.resident_id, seen.park_id, seen.proposer_contact) == (None, None, None)
+    assert seen.proposer_reference.startswith("PR-")
+    assert str(resident.resident_id) not in seen.model_dump_json()
+    # One reference per proposal: the partner cannot link two proposals of one resident.
+    assert present_proposal(second, partner).proposer_reference != seen.proposer_reference
+    # The resident and the association know who proposed.
+    assert present_proposal(first, resident).resident_id == resident.resident_id
+    assert present_proposal(first, world.operator).resident_id == resident.resident_id
+
+    async def webhook_data() -> list[dict]:
+        rows = await world.session.execute(
+            sa.select(WebhookDelivery.payload).where(WebhookDelivery.endpoint_id == endpoint.id)
+        )
+        return [p["data"] for p in rows.scalars() if p["data"].get("proposal_id") == str(first.id)]
+
+    [received] = await webhook_data()
+    assert (received["resident_id"], received["park_id"]) == (None, None)
+    assert received["proposer_reference"] == seen.proposer_reference
+    assert str(resident.resident_id) not in str(received)
+
+    await transitions.shortlist_proposal(
+        session=world.session, principal=partner, proposal_id=first.id
+    )
+    assert present_proposal(first, partner).resident_id == resident.resident_id
+    shortlisted = [d for d in await webhook_data() if d["status"] == "shortlisted"]
+    assert [d["resident_id"] for d in shortlisted] == [str(resident.resident_id)]

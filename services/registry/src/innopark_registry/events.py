@@ -26,7 +26,9 @@ from innopark_shared.contracts.registry import (
     ResidentUpdatedV1,
 )
 from innopark_shared.outbox import topics_of
+from innopark_shared.readmodels.revocations import subscribe_revocations
 
+from .models import token_revocations
 from .parks.accreditation import apply_certificate
 
 PUBLISHES = topics_of(
@@ -44,6 +46,8 @@ PUBLISHES = topics_of(
 )
 
 subscriptions = Subscriptions()
+# Tokens revoked at the gateway are refused here too.
+subscribe_revocations(subscriptions, token_revocations)
 
 
 # Each park shows its current accreditation; every certificate event carries the

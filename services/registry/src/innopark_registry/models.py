@@ -11,17 +11,35 @@ from typing import Any
 import sqlalchemy as sa
 from innopark_shared.db import Versioned, service_metadata
 from innopark_shared.outbox import Outbox
+from innopark_shared.readmodels.revocations import token_revocations_table
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 SCHEMA = "registry"
 metadata = service_metadata(SCHEMA)
+# Tokens revoked at the gateway (its TokensRevokedV1 events); auth consults it.
+token_revocations = token_revocations_table(metadata)
 # Domain code records its events here, in the caller's transaction.
 outbox = Outbox(metadata, service="registry")
 
 
 class Base(DeclarativeBase):
     metadata = metadata
+
+
+class ChangeTracked:
+    """A row of the change feed (`feed.py`). The database trigger `record_change` sets
+    both on every insert and update: the id of the writing transaction and a number
+    within it. The feed orders by the pair and shows only rows whose transaction is
+    older than every one still running, so a mirror never skips a change that commits
+    late, and writers never wait for each other."""
+
+    change_xid: Mapped[int] = mapped_column(
+        sa.BigInteger, server_default=sa.FetchedValue(), server_onupdate=sa.FetchedValue()
+    )
+    change_seq: Mapped[int] = mapped_column(
+        sa.BigInteger, server_default=sa.FetchedValue(), server_onupdate=sa.FetchedValue()
+    )
 
 
 def _timestamps() -> tuple[Any, Any]:
@@ -33,7 +51,7 @@ def _timestamps() -> tuple[Any, Any]:
     )
 
 
-class Park(Versioned, Base):
+class Park(ChangeTracked, Versioned, Base):
     __tablename__ = "parks"
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
@@ -71,10 +89,6 @@ class Park(Versioned, Base):
     accreditation_changed_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
 
     removed_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
-    # Set by the database trigger on every insert and update (the change feed's order).
-    change_seq: Mapped[int] = mapped_column(
-        sa.BigInteger, server_default=sa.FetchedValue(), server_onupdate=sa.FetchedValue()
-    )
     search_names: Mapped[str] = mapped_column(sa.Text, default="")
     search_body: Mapped[str] = mapped_column(sa.Text, default="")
     search_vector: Mapped[Any] = mapped_column(
@@ -86,7 +100,7 @@ class Park(Versioned, Base):
     created_at, updated_at = _timestamps()
 
 
-class Resident(Versioned, Base):
+class Resident(ChangeTracked, Versioned, Base):
     __tablename__ = "residents"
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
@@ -95,7 +109,8 @@ class Resident(Versioned, Base):
     name_en: Mapped[str | None] = mapped_column(sa.String(300))
     legal_country: Mapped[str | None] = mapped_column(sa.String(2))
     registration_number: Mapped[str | None] = mapped_column(sa.String(50))
-    legal_id: Mapped[str | None] = mapped_column(sa.String(60), unique=True)
+    # Unique among active residents (uq_residents_active_legal_id, below).
+    legal_id: Mapped[str | None] = mapped_column(sa.String(60))
     stage: Mapped[str | None] = mapped_column(sa.String(20))
     technologies: Mapped[list[str]] = mapped_column(ARRAY(sa.String(100)), default=list)
     sectors: Mapped[list[str]] = mapped_column(ARRAY(sa.String(100)), default=list)
@@ -118,8 +133,17 @@ class Resident(Versioned, Base):
     updated_at: Mapped[datetime]
     created_at, updated_at = _timestamps()
 
+    __table_args__ = (
+        sa.Index(
+            "uq_residents_active_legal_id",
+            "legal_id",
+            unique=True,
+            postgresql_where=sa.text("status = 'active'"),
+        ),
+    )
 
-class Cluster(Versioned, Base):
+
+class Cluster(ChangeTracked, Versioned, Base):
     __tablename__ = "clusters"
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
@@ -138,7 +162,7 @@ class Cluster(Versioned, Base):
     created_at, updated_at = _timestamps()
 
 
-class Agreement(Versioned, Base):
+class Agreement(ChangeTracked, Versioned, Base):
     __tablename__ = "agreements"
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
@@ -154,7 +178,7 @@ class Agreement(Versioned, Base):
     created_at, updated_at = _timestamps()
 
 
-class KpiReport(Versioned, Base):
+class KpiReport(ChangeTracked, Versioned, Base):
     __tablename__ = "kpi_reports"
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)

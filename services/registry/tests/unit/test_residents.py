@@ -9,12 +9,15 @@ from datetime import date, timedelta
 import pytest
 from innopark_registry.residents import queries
 from innopark_registry.residents import service as residents
+from innopark_registry.residents.exports import RESIDENT_CSV_COLUMNS, _resident_row
+from innopark_registry.residents.presenters import CONTACT_FIELDS, present_resident
 from innopark_registry.residents.schemas import (
     ResidentCreate,
     ResidentFilters,
     ResidentLeave,
     ResidentUpdate,
 )
+from innopark_shared.auth import Principal, Role
 from innopark_shared.errors import (
     Conflict,
     Forbidden,
@@ -226,3 +229,33 @@ async def test_admission_date_defaults_to_today_and_may_be_earlier(db_session, n
     earlier = date.today() - timedelta(days=400)
     assert (await admit(db_session, park, admitted_on=earlier)).admitted_on == earlier
     assert (await admit(db_session, park)).admitted_on == date.today()
+
+
+async def test_contacts_only_for_the_association_the_park_and_the_company(db_session, new_park):
+    park, other_park = await new_park(), await new_park()
+    resident = await admit(db_session, park, contact_email="ceo@hidden.example")
+    rival = await admit(db_session, park)
+    insiders = [OPERATOR, manager_of(park.id), company(resident.id)]
+    outsiders = [
+        None,
+        manager_of(other_park.id),
+        company(rival.id),
+        Principal(subject="p", role=Role.PARTNER, partner_id=uuid.uuid4()),
+        Principal(subject="e", role=Role.EXPERT),
+    ]
+    for viewer in insiders:
+        assert present_resident(resident, viewer).contact_email == "ceo@hidden.example"
+    for viewer in outsiders:
+        card = present_resident(resident, viewer)
+        assert all(getattr(card, f) is None for f in CONTACT_FIELDS)
+        assert "hidden.example" not in card.model_dump_json()
+        assert card.name == resident.name  # the public card stays
+
+
+async def test_the_csv_export_hides_contacts_the_same_way(db_session, new_park):
+    park = await new_park()
+    resident = await admit(db_session, park, contact_email="cto@hidden.example")
+    column = RESIDENT_CSV_COLUMNS.index("contact_email")
+    assert _resident_row(resident, None)[column] is None
+    assert _resident_row(resident, manager_of(uuid.uuid4()))[column] is None
+    assert _resident_row(resident, manager_of(park.id))[column] == "cto@hidden.example"

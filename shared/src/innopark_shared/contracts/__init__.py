@@ -3,7 +3,7 @@
 Importing this package registers every event type in the catalogue.
 """
 
-from . import accreditation, events, orders, registry
+from . import accreditation, events, gateway, orders, registry
 from .accreditation import (
     CERTIFICATES_TOPIC,
     CertificateExpiredV1,
@@ -13,6 +13,14 @@ from .accreditation import (
     CertificateSuspendedV1,
 )
 from .base import IntegrationEvent, catalogue, event_class
+from .gateway import (
+    CREDENTIALS_TOPIC,
+    USERS_TOPIC,
+    TokensRevokedV1,
+    UserCreatedV1,
+    UserDeletedV1,
+    UserUpdatedV1,
+)
 from .registry import (
     PARKS_TOPIC,
     RESIDENTS_TOPIC,
@@ -27,6 +35,7 @@ from .registry import (
 __all__ = [
     "accreditation",
     "events",
+    "gateway",
     "orders",
     "registry",
     "IntegrationEvent",
@@ -38,6 +47,12 @@ __all__ = [
     "CertificateRenewedV1",
     "CertificateRevokedV1",
     "CertificateSuspendedV1",
+    "CREDENTIALS_TOPIC",
+    "USERS_TOPIC",
+    "TokensRevokedV1",
+    "UserCreatedV1",
+    "UserDeletedV1",
+    "UserUpdatedV1",
     "PARKS_TOPIC",
     "RESIDENTS_TOPIC",
     "ParkCreatedV1",

@@ -105,3 +105,25 @@ class ProposalRejectedV1(_ProposalTransitionV1):
 
 class ProposalWithdrawnV1(_ProposalTransitionV1):
     event_type = "org.innopark.orders.proposal.withdrawn.v1"
+
+
+PARTNERS_TOPIC = "innopark.orders.partners"
+
+
+class PartnerRegisteredV1(IntegrationEvent):
+    """A partner corporation was registered (the gateway binds partner users to it)."""
+
+    event_type = "org.innopark.orders.partner.registered.v1"
+    topic = PARTNERS_TOPIC
+    key_field = "partner_id"
+
+    partner_id: UUID
+    name: str
+    country: str
+    occurred_at: datetime
+
+
+class PartnerUpdatedV1(PartnerRegisteredV1):
+    """The partner's state after a change."""
+
+    event_type = "org.innopark.orders.partner.updated.v1"

@@ -33,6 +33,8 @@ class ParkCreatedV1(IntegrationEvent):
     parent_id: UUID | None = None
     description: str | None = None
     membership_status: str | None = None
+    # The park's public contact e-mail (accreditation writes to the park there).
+    email: str | None = None
 
 
 class ParkUpdatedV1(ParkCreatedV1):

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 from pathlib import Path
 
+from .demo import main as demo_main
 from .runner import RunnerConfig, run
 
 
@@ -17,7 +18,13 @@ def main() -> None:
     up.add_argument("--port-base", type=int, help="gateway port; services use the next four")
     up.add_argument("--broker-port", type=int)
     up.add_argument("--pg-port", type=int)
+    demo = sub.add_parser(
+        "demo", help="load the demo data set into the running platform (idempotent)"
+    )
+    demo.add_argument("--port-base", type=int, help="the gateway's port (default 8000)")
     args = parser.parse_args()
+    if args.command == "demo":
+        raise SystemExit(demo_main(RunnerConfig.from_env(port_base=args.port_base)))
     if args.command == "up":
         config = RunnerConfig.from_env(
             data_dir=args.data_dir,

@@ -4,7 +4,8 @@ Every child is watched: a service, the gateway, and also the embedded PostgreSQL
 broker are started again when they die. Services reconnect by themselves (the relay
 notices a broker that came back empty and replays its retained window).
 
-Start order: database, broker, migrations, the four services, the gateway. Stop order
+Start order: database, broker, the four services, the gateway (each applies its own
+migrations first). Stop order
 (Ctrl+C / SIGTERM) is the reverse of what could lose work in flight: gateway first (no
 new requests), then services (each flushes its outbox and stops its consumer), then the
 broker, then the database.
@@ -209,20 +210,16 @@ class Platform:
             "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
             "KAFKA_ENABLE_IDEMPOTENCE": "false",
             "JWKS_URL": jwks_url,
+            # Links handed out (cancel links, calendars) point at this gateway, not :8000.
+            "INNOPARK_PUBLIC_BASE_URL": os.environ.get("INNOPARK_PUBLIC_BASE_URL")
+            or cfg.url_of("gateway"),
             "LOG_LEVEL": cfg.log_level,
             "HOST": cfg.host,
             "PYTHONUNBUFFERED": "1",
         }
         common.pop("DATABASE_URL", None)
 
-        self.say("applying migrations")
-        await asyncio.gather(
-            *(
-                self._migrate(name, {**common, "DATABASE_URL": databases[name].url})
-                for name in [*SERVICES, "gateway"]
-            )
-        )
-
+        # Each process applies its own migrations before it serves (`serve --migrate`).
         for name in SERVICES:
             env = {**common, "DATABASE_URL": databases[name].url, "PORT": str(cfg.port_of(name))}
             # A new in-memory broker has lost every message: republish what the outboxes
@@ -238,7 +235,9 @@ class Platform:
             "BOOTSTRAP_ADMIN_PASSWORD": cfg.admin_password,
             **{f"{name.upper()}_URL": cfg.url_of(name) for name in SERVICES},
         }
-        self.processes.append(self._process("gateway", gateway_env, "/health"))
+        # The gateway publishes (user lifecycle, revocations): like the services, it
+        # republishes what its outbox retains to a fresh in-memory broker.
+        self.processes.append(self._process("gateway", gateway_env, "/health", first))
 
         for process in self.processes:
             await process.spawn()
@@ -304,28 +303,13 @@ class Platform:
     ) -> ManagedProcess:
         return ManagedProcess(
             name=name,
-            argv=[sys.executable, "-m", f"innopark_{name}", "serve"],
+            argv=[sys.executable, "-m", f"innopark_{name}", "serve", "--migrate"],
             env=env,
             prefix=self._prefix(name),
             pid_file=self.data_dir / "run" / f"{name}.pid",
             health_url=f"{self.config.url_of(name)}{health}",
             first_start_env=first_start_env or {},
         )
-
-    async def _migrate(self, name: str, env: dict[str, str]) -> None:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            f"innopark_{name}",
-            "migrate",
-            env=env,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-        )
-        out, _ = await proc.communicate()
-        if proc.returncode != 0:
-            print(out.decode(errors="replace"), flush=True)
-            raise SystemExit(f"migrations of {name} failed")
 
     async def wait_healthy(self, timeout: float = 120.0) -> None:
         deadline = time.monotonic() + timeout

@@ -11,11 +11,11 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..contracts import ParkCreatedV1, ParkRemovedV1, ParkUpdatedV1
 from ..subscriptions import HandlerContext, Subscriptions
+from . import newer_wins_upsert
 
 TABLE = "known_parks"
 
@@ -40,12 +40,24 @@ def _columns() -> list[sa.Column]:
     ]
 
 
+def _email_column() -> sa.Column:
+    # The park's public contact e-mail (where accreditation writes to the park), added
+    # after the first version (`add_known_parks_email`).
+    return sa.Column("email", sa.String(320), nullable=True)
+
+
 def known_parks_table(metadata: sa.MetaData) -> sa.Table:
-    return sa.Table(TABLE, metadata, *_columns())
+    return sa.Table(TABLE, metadata, *_columns(), _email_column())
 
 
 def create_known_parks_table(op, schema: str) -> None:
+    """The table as of its first version (a service's first migration)."""
     op.create_table(TABLE, *_columns(), schema=schema)
+
+
+def add_known_parks_email(op, schema: str) -> None:
+    """The migration that keeps the park's e-mail from the registry's events."""
+    op.add_column(TABLE, _email_column(), schema=schema)
 
 
 async def apply_park_snapshot(
@@ -61,11 +73,11 @@ async def apply_park_snapshot(
         "specializations": list(event.specializations),
         "city": event.city,
         "membership_status": event.membership_status,
+        "email": event.email,
         "removed": False,
         "source_time": event_time or event.created_at,
-        "synced_at": sa.func.now(),
     }
-    await _upsert_if_newer(session, table, values)
+    await session.execute(newer_wins_upsert(table, "park_id", tuple(values)), values)
 
 
 async def apply_park_removed(
@@ -78,17 +90,6 @@ async def apply_park_removed(
         .values(removed=True, source_time=event_time or event.removed_at, synced_at=sa.func.now())
     )
     await session.execute(stmt)
-
-
-async def _upsert_if_newer(session: AsyncSession, table: sa.Table, values: dict) -> None:
-    stmt = pg_insert(table).values(**values)
-    await session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["park_id"],
-            set_={k: stmt.excluded[k] for k in values if k != "park_id"},
-            where=table.c.source_time <= stmt.excluded.source_time,
-        )
-    )
 
 
 async def get_known_park(session: AsyncSession, table: sa.Table, park_id: uuid.UUID):

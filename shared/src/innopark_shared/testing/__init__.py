@@ -12,12 +12,14 @@ Registered as a pytest plugin by the repository's root `conftest.py`. Fixtures:
 - `platform`: the whole platform as the README's first command runs it (`innopark-dev up`
   in a subprocess: its own embedded PostgreSQL and broker, every service and the gateway
   as their own processes) on free ports and a private data folder, once per session.
+- `smtp_server`: a real SMTP server (aiosmtpd) for one test, and what it received.
 - `db_session` / `outbox` (unit tier): a session on the service's migrated database (the
   `service_name` fixture of a suite's conftest names the service) inside a transaction
-  rolled back after each test, and the outbox rows the test wrote.
+  rolled back after each test, and the outbox rows the test wrote; `notifications`, the
+  e-mails it recorded.
 
 One module per concern: `infra`, `tokens`, `services` (processes; `local_service` for
-benchmarks), `platform`, `unit`.
+benchmarks), `platform`, `smtp`, `unit`.
 """
 
 from .infra import Infra, database_url, infra
@@ -37,29 +39,45 @@ from .services import (
     wait_ready,
     wait_until,
 )
+from .smtp import ReceivedMail, SmtpSink, smtp_server
 from .tokens import TokenIssuer, serve_jwks, tamper, token_issuer
-from .unit import CapturedEvent, CapturedOutbox, db_session, migrated_databases, outbox
+from .unit import (
+    CapturedEvent,
+    CapturedNotification,
+    CapturedNotifications,
+    CapturedOutbox,
+    db_session,
+    migrated_databases,
+    notifications,
+    outbox,
+)
 
 __all__ = [
     "PLATFORM_ADMIN_EMAIL",
     "PLATFORM_ADMIN_PASSWORD",
     "SERVICE_NAMES",
     "CapturedEvent",
+    "CapturedNotification",
+    "CapturedNotifications",
     "CapturedOutbox",
     "Infra",
     "Platform",
+    "ReceivedMail",
     "RunningService",
+    "SmtpSink",
     "TokenIssuer",
     "database_url",
     "db_session",
     "infra",
     "local_service",
     "migrated_databases",
+    "notifications",
     "outbox",
     "platform",
     "run_command",
     "running_platform",
     "serve_jwks",
+    "smtp_server",
     "start_service",
     "tamper",
     "token_issuer",

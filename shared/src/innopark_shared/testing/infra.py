@@ -8,19 +8,41 @@ import tempfile
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
 import pytest_asyncio
+from aiokafka import AIOKafkaProducer
 from sqlalchemy.engine import make_url
 
+from ..contracts import IntegrationEvent
 from ..devrun.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
+from ..kafka import Envelope
 
 
 @dataclass
 class Infra:
     admin_url: str  # postgresql:// URL of a superuser
     bootstrap_servers: str
+
+    async def publish(self, event: IntegrationEvent, *, source: str) -> None:
+        """Put `event` on its topic as its publisher's relay would (CloudEvents headers,
+        aggregate key): how a test announces what another service would have."""
+        envelope = Envelope(
+            id=str(uuid.uuid4()), type=event.event_type, source=source, time=datetime.now(UTC)
+        )
+        producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap_servers)
+        await producer.start()
+        try:
+            await producer.send_and_wait(
+                event.topic,
+                event.model_dump_json().encode(),
+                key=event.key.encode(),
+                headers=envelope.headers(),
+            )
+        finally:
+            await producer.stop()
 
     async def create_database(self, prefix: str = "t") -> str:
         name = f"{prefix}_{uuid.uuid4().hex[:10]}"

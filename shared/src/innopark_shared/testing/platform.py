@@ -21,6 +21,7 @@ import httpx
 import pytest_asyncio
 
 from ..devrun.embedded import port_open
+from .services import CLIENT_LIMITS
 
 PLATFORM_ADMIN_EMAIL = "admin@platform.test"
 PLATFORM_ADMIN_PASSWORD = "platform-admin-password"
@@ -54,6 +55,7 @@ class Platform:
         return self.log_path.read_text(errors="replace")
 
     def client(self, **kwargs: Any) -> httpx.AsyncClient:
+        kwargs.setdefault("limits", CLIENT_LIMITS)
         return httpx.AsyncClient(base_url=self.gateway, timeout=15.0, **kwargs)
 
     async def token(
@@ -78,12 +80,22 @@ class Platform:
     async def create_user(
         self, operator: dict[str, str], role: str, **binding: Any
     ) -> tuple[str, dict[str, str]]:
-        """Create a user through the gateway (as `operator`); its id and login headers."""
+        """Create a user through the gateway (as `operator`); its id and login headers.
+        A park, resident or partner created a moment ago may not have reached the
+        gateway's read model yet: a 422 for an unknown binding is retried for a while."""
         email, password = f"{role}-{uuid.uuid4().hex[:10]}@platform.test", uuid.uuid4().hex
         body = {"email": email, "password": password, "role": role}
         body.update({k: str(v) for k, v in binding.items()})
+        deadline = time.monotonic() + 15
         async with self.client() as c:
-            r = await c.post("/api/v1/users", headers=operator, json=body)
+            while True:
+                r = await c.post("/api/v1/users", headers=operator, json=body)
+                unknown = r.status_code == 422 and any(
+                    e.get("type") == "unknown" for e in r.json().get("errors", [])
+                )
+                if not unknown or time.monotonic() > deadline:
+                    break
+                await asyncio.sleep(0.2)
             assert r.status_code == 201, r.text
         return r.json()["id"], await self.login(email, password)
 

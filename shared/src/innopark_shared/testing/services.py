@@ -26,6 +26,11 @@ from ..devrun.provision import provision
 from .infra import Infra
 from .tokens import TokenIssuer, serve_jwks
 
+# Idle connections are dropped well before the services close them (HTTP_KEEP_ALIVE_SECONDS,
+# 30 s): reusing one just as the server closes it is a ReadError no retry covers (a loaded
+# machine stretches the gaps between a test's requests).
+CLIENT_LIMITS = httpx.Limits(keepalive_expiry=2.0)
+
 
 @dataclass
 class RunningService:
@@ -37,10 +42,31 @@ class RunningService:
     env: dict[str, str]
 
     def client(self, **kwargs: Any) -> httpx.AsyncClient:
+        kwargs.setdefault("limits", CLIENT_LIMITS)
         return httpx.AsyncClient(base_url=self.url, timeout=10.0, **kwargs)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+    async def kill(self) -> None:
+        """SIGKILL: no shutdown hooks run, as in a crash."""
+        if self.process.returncode is None:
+            self.process.kill()
+        await self.process.wait()
+
+    async def restart(self) -> None:
+        """Start the service again on the same port and database (after `kill`)."""
+        log = open(self.log_path, "ab")
+        self.process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            f"innopark_{self.name}",
+            "serve",
+            env=self.env,
+            stdout=log,
+            stderr=log,
+        )
+        await wait_ready(self.url, self.process)
 
 
 async def wait_until(

@@ -1,5 +1,5 @@
 """The unit tier: one migrated database per service, each test inside a transaction
-rolled back after it, and what the test wrote to the outbox."""
+rolled back after it, and what the test wrote to the outbox and the notifications."""
 
 from __future__ import annotations
 
@@ -49,6 +49,38 @@ class CapturedOutbox:
     async def types(self) -> list[str]:
         """Short names of the events written so far, e.g. `park.created.v1`."""
         return [e.type.removeprefix("org.innopark.").split(".", 1)[-1] for e in await self.events()]
+
+
+@dataclass
+class CapturedNotification:
+    kind: str
+    recipient: str
+    subject: str
+    body: str
+    key: str
+
+
+class CapturedNotifications:
+    """The e-mail notifications the current test's transaction wrote."""
+
+    def __init__(self, session: Any, schema: str) -> None:
+        self._session = session
+        self._schema = schema
+
+    async def all(self, kind: str | None = None) -> list[CapturedNotification]:
+        import sqlalchemy as sa
+
+        rows = await self._session.execute(
+            sa.text(
+                f'SELECT kind, recipient, subject, body, key FROM "{self._schema}".notifications '
+                "WHERE CAST(:kind AS text) IS NULL OR kind = :kind ORDER BY seq"
+            ),
+            {"kind": kind},
+        )
+        return [CapturedNotification(r.kind, r.recipient, r.subject, r.body, r.key) for r in rows]
+
+    async def kinds(self) -> list[str]:
+        return [n.kind for n in await self.all()]
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
@@ -103,3 +135,9 @@ async def db_session(
 def outbox(db_session: Any, service_name: str) -> CapturedOutbox:
     """What the test's transaction wrote to the service's outbox."""
     return CapturedOutbox(db_session, service_name)
+
+
+@pytest.fixture
+def notifications(db_session: Any, service_name: str) -> CapturedNotifications:
+    """What the test's transaction wrote to the service's notifications table."""
+    return CapturedNotifications(db_session, service_name)

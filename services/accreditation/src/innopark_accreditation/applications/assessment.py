@@ -33,6 +33,8 @@ from ..certificates.issuance import IssueTerms, grant_certificate
 from ..certificates.signing import CertificateSigner
 from ..models import Application, CatalogueVersion, Criterion, ExpertAssignment, Score
 from ..parks.service import known_park
+from .experts import check_assignable
+from .notices import application_decided
 from .schemas import ApplicationAction, ApplicationStatus, DecisionCreate, Outcome, ScoresSubmit
 from .service import (
     load_application,
@@ -188,6 +190,8 @@ async def assign_expert(
     app, experts = await load_application(session, principal, application_id, for_update=True)
     require_allowed(app, ApplicationAction.ASSIGN_EXPERT)
     if expert_id not in experts:
+        # Only an active expert user: anyone else would never score, and block the grant.
+        await check_assignable(session, expert_id)
         session.add(
             ExpertAssignment(
                 application_id=app.id,
@@ -349,7 +353,7 @@ async def decide_application(
             actor=principal.subject,
         )
         app.certificate_id = cert.id
-    return await record_decision(
+    decided = await record_decision(
         session,
         app,
         outcome=data.outcome,
@@ -359,3 +363,5 @@ async def decide_application(
         total=assessment.total,
         actor=principal.subject,
     )
+    await application_decided(session, decided)
+    return decided

@@ -1,8 +1,10 @@
 """Certificate routes: `/api/v1/certificates` — public verification by number, the status
-actions, the validity correction, the history and the annual monitoring reports."""
+actions, the validity correction, the history, the annual monitoring reports, and the
+alerts (expiring, monitoring report overdue)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 from uuid import UUID
 
@@ -11,16 +13,19 @@ from innopark_shared.auth import OperatorPrincipal
 from innopark_shared.db import SessionDep
 from innopark_shared.pagination import CursorQuery, LimitQuery, Page
 
+from ..config import SettingsDep
 from ..deps import IfMatch, OperatorOrManager, ParkManager, tag
 from ..models import Certificate
-from . import monitoring, queries, service
+from . import alerts, monitoring, queries, service
 from .presenters import (
+    present_alert,
     present_certificate,
     present_monitoring_report,
     present_public_key,
     present_status_change,
 )
 from .schemas import (
+    CertificateAlertsRead,
     CertificateHistoryRead,
     CertificateRead,
     CertificateStatus,
@@ -68,6 +73,27 @@ async def list_certificates(
 async def get_public_key(signer: SignerDep, response: Response) -> PublicKeyRead:
     response.headers["Cache-Control"] = "public, max-age=3600"
     return present_public_key(signer)
+
+
+@router.get(
+    "/alerts",
+    response_model=CertificateAlertsRead,
+    summary="Certificates that need their park's attention: expiring soon, or a monitoring "
+    "report overdue (the association; a park manager: its park's)",
+)
+async def list_certificate_alerts(
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: OperatorOrManager,
+    park_id: UUID | None = None,
+) -> CertificateAlertsRead:
+    found = await alerts.current_alerts(
+        session,
+        today=datetime.now(UTC).date(),
+        settings=settings,
+        park_id=alerts.visible_alerts(principal, park_id),
+    )
+    return CertificateAlertsRead(items=[present_alert(a) for a in found])
 
 
 @router.get(

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 import sqlalchemy as sa
+from innopark_shared.errors import Unprocessable
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..models import Application, Certificate, certificate_number_seq
@@ -47,6 +48,10 @@ async def _issue(
 ) -> Certificate:
     now = datetime.now(UTC)
     today = now.date()
+    if terms.valid_until is not None and terms.valid_until <= today:
+        raise Unprocessable.for_field(
+            "valid_until", f"valid_until must be after the issue date ({today.isoformat()})"
+        )
     seq = await session.scalar(sa.select(certificate_number_seq.next_value()))
     cert = Certificate(
         id=uuid.uuid4(),

@@ -9,7 +9,7 @@ from uuid import UUID
 
 import sqlalchemy as sa
 from innopark_shared.auth import Principal
-from innopark_shared.errors import Conflict, InvalidTransition, NotFound
+from innopark_shared.errors import Conflict, InvalidTransition, NotFound, Unprocessable
 from innopark_shared.pagination import Slice, paginate
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -32,6 +32,14 @@ async def file_monitoring_report(
     if cert.status != CertificateStatus.ACTIVE:
         raise InvalidTransition(
             f"Monitoring reports are filed while the certificate is active, not {cert.status}"
+        )
+    # A report covers a year of the validity that has begun: none for years before the
+    # issue, after the validity, or still ahead.
+    first, last = cert.issued_on.year, min(cert.valid_until.year, datetime.now(UTC).year)
+    if not first <= data.year <= last:
+        raise Unprocessable.for_field(
+            "year",
+            f"year must be within the certificate's validity so far ({first}-{last})",
         )
     exists = await session.scalar(
         sa.select(MonitoringReport.id).where(

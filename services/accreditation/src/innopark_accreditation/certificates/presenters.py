@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from ..models import Certificate, MonitoringReport, StatusChange
+from .alerts import Alert
 from .documents import (
     SIGNED_FIELDS,
     STATUS_SIGNED_FIELDS,
@@ -12,6 +13,7 @@ from .documents import (
     status_content,
 )
 from .schemas import (
+    CertificateAlertRead,
     CertificateRead,
     MonitoringReportRead,
     PublicKeyRead,
@@ -48,4 +50,18 @@ def present_monitoring_report(report: MonitoringReport) -> MonitoringReportRead:
 def present_public_key(signer: CertificateSigner) -> PublicKeyRead:
     return PublicKeyRead(
         key_id=signer.key_id, public_key_pem=signer.public_pem(), jwk=signer.public_jwk()
+    )
+
+
+def present_alert(alert: Alert) -> CertificateAlertRead:
+    cert = alert.certificate
+    return CertificateAlertRead(
+        number=cert.number,
+        park_id=cert.park_id,
+        park_name=cert.park_name,
+        alert=alert.kind,  # type: ignore[arg-type]  # "expiring" or "monitoring_overdue"
+        valid_until=cert.valid_until,
+        due_on=alert.due_on,
+        year=alert.year,
+        notified_at=alert.notified_at,
     )

@@ -58,8 +58,8 @@ class CertificateRead(BaseModel):
     signature: SignatureRead
     status: CertificateStatus
     status_reason: str | None
-    status_changed_at: str
-    checked_at: str
+    status_changed_at: str = Field(json_schema_extra={"format": "date-time"})
+    checked_at: str = Field(json_schema_extra={"format": "date-time"})
     status_signature: SignatureRead
 
 
@@ -123,3 +123,23 @@ class MonitoringReportRead(BaseModel):
     summary: str
     submitted_by: str
     submitted_at: datetime
+
+
+class CertificateAlertRead(BaseModel):
+    """A certificate that needs its park's attention (`expiring`: renew it;
+    `monitoring_overdue`: file the report of `year`)."""
+
+    number: str
+    park_id: UUID
+    park_name: str
+    alert: Literal["expiring", "monitoring_overdue"]
+    valid_until: date
+    due_on: date = Field(description="The valid-until date, or the day the report was due")
+    year: int | None = Field(description="The monitoring report's year (monitoring_overdue)")
+    notified_at: datetime | None = Field(description="When the park was told by e-mail")
+
+
+class CertificateAlertsRead(BaseModel):
+    """Every current alert at once (one or two per active certificate): not paged."""
+
+    items: list[CertificateAlertRead]

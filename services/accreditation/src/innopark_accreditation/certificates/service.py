@@ -25,7 +25,7 @@ from innopark_shared.contracts.accreditation import (
     CertificateSuspendedV1,
 )
 from innopark_shared.contracts.base import IntegrationEvent
-from innopark_shared.errors import InvalidTransition
+from innopark_shared.errors import InvalidTransition, Unprocessable
 from innopark_shared.http import check_if_match
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import flag_modified
@@ -230,6 +230,11 @@ async def amend_certificate(
     if cert.status not in ALLOWED_FROM[CertificateAction.AMEND]:
         raise InvalidTransition(
             f"A {cert.status} certificate cannot be changed", current_status=cert.status
+        )
+    if valid_until <= cert.issued_on:
+        raise Unprocessable.for_field(
+            "valid_until",
+            f"valid_until must be after the issue date ({cert.issued_on.isoformat()})",
         )
     cert.valid_until = valid_until
     cert.key_id = signer.key_id

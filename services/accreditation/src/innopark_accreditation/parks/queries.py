@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import distinct_on
 
 from ..models import Certificate, known_parks
 
@@ -17,9 +18,7 @@ def latest_certificates() -> sa.Subquery:
             Certificate.level,
             Certificate.valid_until,
         )
-        # DISTINCT ON; `postgresql.distinct_on` replaces this spelling only from SQLAlchemy
-        # 2.1, and the shared library still allows 2.0.
-        .distinct(Certificate.park_id)
+        .ext(distinct_on(Certificate.park_id))
         .order_by(Certificate.park_id, Certificate.created_at.desc())
         .subquery("latest")
     )

@@ -11,6 +11,7 @@ from innopark_shared.auth import OptionalPrincipal
 from innopark_shared.db import SessionDep
 from innopark_shared.http import etag_of
 from innopark_shared.pagination import CursorQuery, LimitQuery, Page
+from innopark_shared.schemas import Rfc3339
 from pydantic import AwareDatetime
 
 from ..config import EventsSettings, SettingsDep
@@ -76,8 +77,8 @@ async def list_events(
     upcoming: bool = False,
     host_park_id: UUID | None = None,
     q: Annotated[str | None, Query(max_length=200, pattern=r"^[^\x00]*$")] = None,
-    starts_after: AwareDatetime | None = None,
-    starts_before: AwareDatetime | None = None,
+    starts_after: Annotated[AwareDatetime | None, Rfc3339] = None,
+    starts_before: Annotated[AwareDatetime | None, Rfc3339] = None,
     format: Format = None,
 ):
     if wants(request, format, "ics", ICS):

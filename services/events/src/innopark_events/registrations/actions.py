@@ -1,5 +1,6 @@
 """What can happen to a registration, and the one way its status changes: `move` sets the
-status and writes the event that announces it, in the caller's transaction."""
+status and writes the event that announces it, and the e-mail that tells the registrant
+(`notices.py`), in the caller's transaction."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from innopark_shared.contracts.events import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..models import LIVE, Registration, RegistrationStatus, outbox
+from . import notices
 
 S = RegistrationStatus
 
@@ -92,3 +94,4 @@ async def move(
         extra["previous_status"] = previous
     await session.flush()
     await announce(session, registration, **extra)
+    await notices.tell_registrant(session, registration, action, **extra)

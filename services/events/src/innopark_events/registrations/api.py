@@ -68,8 +68,8 @@ async def register(
     path = f"/api/v1/events/{event_id}/registrations/{new.registration.id}"
     response.headers["Location"] = path
     _with_etag(response, new.registration)
-    base = settings.public_base_url.rstrip("/")
-    return present_new_registration(new, cancel_url=f"{base}{path}/cancel?token={new.token}")
+    # The link carries no secret: the registrant POSTs to it with X-Registration-Token.
+    return present_new_registration(new, cancel_url=settings.public_url(f"{path}/cancel"))
 
 
 @router.get(

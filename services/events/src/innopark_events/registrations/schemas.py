@@ -47,8 +47,14 @@ class RegistrationRead(BaseModel):
 class RegistrationCreated(RegistrationRead):
     """Returned once, at registration: the private token is not stored and not shown again."""
 
-    token: str = Field(description="Private token: read, cancel, travel details, letter")
-    cancel_url: str
+    token: str = Field(
+        description="Private token: read, cancel, travel details, letter; send it in the "
+        "X-Registration-Token header (never in a URL)"
+    )
+    cancel_url: str = Field(
+        description="POST here with the X-Registration-Token header to cancel (under the "
+        "platform's public base URL)"
+    )
 
 
 class RegistrationDecision(Input):

@@ -38,7 +38,7 @@ from ..models import (
     RegistrationStatus,
 )
 from ..travel.service import record_travel_details
-from . import seats
+from . import notices, seats
 from .actions import ALLOWED_FROM, RegistrationAction, announce, move, new_ticket_code
 from .schemas import RegistrationCreate
 
@@ -148,6 +148,7 @@ async def _register(
     if data.travel is not None:
         await record_travel_details(session, registration.id, data.travel, at)
     await announce(session, registration)
+    await notices.tell_registrant(session, registration, RegistrationAction.REGISTER)
     return NewRegistration(registration, token)
 
 

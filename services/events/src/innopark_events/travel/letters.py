@@ -1,8 +1,12 @@
-"""Visa invitation letters as PDF (fpdf2; a Unicode TTF font for Cyrillic names)."""
+"""Visa invitation letters as PDF (fpdf2). Delegations write their names and
+organisations in Cyrillic, Latin or Chinese: the letter font covers the first two, and
+fallback fonts the rest (fpdf2 switches font per glyph)."""
 
 from __future__ import annotations
 
+import logging
 import os
+from collections.abc import Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -11,23 +15,50 @@ from fpdf import FPDF
 from ..config import EventsSettings
 from .service import LetterData
 
+log = logging.getLogger(__name__)
+
+
+def _fonts(pdf: FPDF, settings: EventsSettings) -> Callable[[str], str]:
+    """Load the letter font and its fallbacks; the function that readies text for them
+    (a character no font has is logged, never dropped unnoticed)."""
+    if not os.path.exists(settings.letter_font_path):
+        log.error(
+            "letter font %s is missing: letters use a core PDF font, non-Latin-1 text is "
+            "replaced with '?'",
+            settings.letter_font_path,
+        )
+        pdf.set_font("Helvetica", size=11)
+        return lambda s: s.encode("latin-1", "replace").decode("latin-1")
+    pdf.add_font("Letter", "", settings.letter_font_path)
+    covered = set(pdf.fonts["letter"].cmap)
+    fallbacks = []
+    for n, path in enumerate(p for p in settings.letter_fallback_font_paths if os.path.exists(p)):
+        family = f"Fallback{n}"
+        pdf.add_font(family, "", path)
+        covered |= set(pdf.fonts[family.lower()].cmap)
+        fallbacks.append(family)
+    pdf.set_fallback_fonts(fallbacks)
+    pdf.set_font("Letter", size=11)
+
+    def text(s: str) -> str:
+        missing = {c for c in s if ord(c) not in covered and not c.isspace()}
+        if missing:
+            log.warning(
+                "letter text has characters no installed font covers: %s (install the "
+                "fonts of deploy/system-packages.txt or set LETTER_FALLBACK_FONT_PATHS)",
+                " ".join(f"U+{ord(c):04X}" for c in sorted(missing)),
+            )
+        return s
+
+    return text
+
 
 def invitation_letter_pdf(letter: LetterData, settings: EventsSettings) -> bytes:
     event, registration, details = letter.event, letter.registration, letter.details
     pdf = FPDF(format="A4")
     pdf.set_margins(20, 20, 20)
     pdf.add_page()
-    if os.path.exists(settings.letter_font_path):
-        pdf.add_font("Letter", "", settings.letter_font_path)
-        pdf.set_font("Letter", size=11)
-
-        def text(s: str) -> str:
-            return s
-    else:
-        pdf.set_font("Helvetica", size=11)
-
-        def text(s: str) -> str:
-            return s.encode("latin-1", "replace").decode("latin-1")
+    text = _fonts(pdf, settings)
 
     pdf.set_title(f"Invitation letter: {details.passport_name}")
     pdf.set_subject(f"{event.title} ({details.passport_name})")

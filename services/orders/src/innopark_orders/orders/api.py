@@ -8,7 +8,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import JSONResponse
-from innopark_shared.auth import Principal, require_roles
+from innopark_shared.auth import Principal, require_roles, require_scopes_by_method
 from innopark_shared.db import SessionDep
 from innopark_shared.http import etag_of
 from innopark_shared.pagination import CursorQuery, LimitQuery, Page
@@ -38,7 +38,12 @@ from .schemas import (
     TransitionRead,
 )
 
-router = APIRouter(prefix="/api/v1/orders", tags=["orders"])
+router = APIRouter(
+    prefix="/api/v1/orders",
+    tags=["orders"],
+    # API clients and keys: what their scope allows (people: their role).
+    dependencies=[Depends(require_scopes_by_method(read="orders:read", write="orders:write"))],
+)
 
 
 def _may(action: OrderAction) -> Any:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from innopark_shared.auth import Principal
 
-from ..access import owns
+from ..access import knows_requester, owns
 from ..models import Order, OrderMatch, OrderStatus, OrderTransition
 from .schemas import MatchRead, OrderRead, Requester, TransitionRead
 
@@ -31,7 +31,7 @@ def present_order(order: Order, viewer: Principal) -> OrderRead:
         languages=list(order.languages),
         confidential=order.confidential,
         requester=Requester(partner_id=partner.id, name=partner.name, country=partner.country)
-        if partner is not None and (not order.confidential or mine)
+        if partner is not None and knows_requester(viewer, order)
         else None,
         moderation_comment=order.moderation_comment if mine else None,
         awarded_proposal_id=order.awarded_proposal_id,

@@ -10,7 +10,7 @@ from innopark_shared.db import contains_pattern
 from innopark_shared.pagination import Slice, paginate
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..access import get_owned_order, proposer_of, visible_orders
+from ..access import get_owned_order, known_requester, proposer_of, visible_orders
 from ..models import Order, OrderMatch, OrderStatus, OrderTransition
 
 
@@ -30,7 +30,8 @@ async def list_orders(
     if status:
         stmt = stmt.where(Order.status == status)
     if partner_id:
-        stmt = stmt.where(Order.partner_id == partner_id)
+        # A confidential order's requester is NULL here for whoever may not know it.
+        stmt = stmt.where(known_requester(principal) == partner_id)
     if q:
         pattern = contains_pattern(q)
         stmt = stmt.where(

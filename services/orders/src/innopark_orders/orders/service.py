@@ -16,9 +16,24 @@ from ..access import get_owned_order
 from ..models import Order, OrderAction, OrderStatus, Partner, order_reference_seq
 from .schemas import OrderCreate, OrderUpdate
 
+# The country a confidential order's reference shows instead of its partner's: ISO 3166's
+# user-assigned "unknown". The reference travels everywhere (views, search, events, mail),
+# so it must not narrow down the requester the order hides.
+UNDISCLOSED_COUNTRY = "XX"
+
+
+def reference_country(*, confidential: bool, partner_country: str) -> str:
+    return UNDISCLOSED_COUNTRY if confidential else partner_country
+
+
+def with_reference_country(reference: str, country: str) -> str:
+    """`reference` (`TO` + country + year + number) naming `country` instead."""
+    return f"{reference[:2]}{country}{reference[4:]}"
+
 
 async def _next_reference(session: AsyncSession, country: str) -> str:
-    """EEN-style reference: `TO` + country + year + number, e.g. `TORU2026000042`."""
+    """EEN-style reference: `TO` + country + year + number, e.g. `TORU2026000042`; the
+    number comes from one sequence, so it is unique whatever the country part says."""
     number = (await session.execute(sa.select(order_reference_seq.next_value()))).scalar_one()
     return f"TO{country}{datetime.now(UTC).year}{number:06d}"
 
@@ -33,7 +48,10 @@ async def create_order(*, session: AsyncSession, principal: Principal, data: Ord
     now = datetime.now(UTC)
     order = Order(
         id=uuid.uuid4(),
-        reference=await _next_reference(session, partner.country),
+        reference=await _next_reference(
+            session,
+            reference_country(confidential=data.confidential, partner_country=partner.country),
+        ),
         partner_id=partner.id,
         partner=partner,
         status=OrderStatus.DRAFT,
@@ -72,6 +90,12 @@ async def update_order(
         if field == "cooperation_types":
             value = [str(c) for c in value]
         setattr(order, field, value)
+    # Only a draft changes here, seen by nobody but its partner and the association: its
+    # reference may follow its confidentiality.
+    order.reference = with_reference_country(
+        order.reference,
+        reference_country(confidential=order.confidential, partner_country=order.partner.country),
+    )
     if (
         order.budget_min is not None
         and order.budget_max is not None

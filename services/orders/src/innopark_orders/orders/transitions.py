@@ -8,7 +8,8 @@
 
 Each checks who may do it and from which states (an invalid one is `InvalidTransition`,
 a 409), records who, when and why in the order's history, writes the lifecycle event to
-the outbox and queues it for the partner's webhooks, all in the caller's transaction.
+the outbox and queues it for the partner's webhooks (a returned order is also mailed to the
+partner, `notices.py`), all in the caller's transaction.
 An order that ends rejects the proposals still open on it.
 """
 
@@ -43,7 +44,7 @@ from ..models import ORDER_ENDED, Order, OrderAction, OrderMatch, OrderStatus, o
 from ..proposals.transitions import awarded_proposal, reject_open_proposals
 from ..webhooks.delivery import notify_partner
 from ..webhooks.schemas import WebhookEventType
-from . import matching
+from . import matching, notices
 from .queries import list_matches
 
 S = OrderStatus
@@ -184,6 +185,8 @@ async def _finish(
     )
     await outbox.add(session, event)
     await notify_partner(session, event, partner_id=order.partner_id, event_type=rule.webhook)
+    if action is OrderAction.RETURN:
+        await notices.order_returned(session, order)
     return order
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Response
-from innopark_shared.auth import OperatorPrincipal
+from fastapi import APIRouter, Depends, Query, Response
+from innopark_shared.auth import OperatorPrincipal, require_scopes_by_method
 from innopark_shared.db import SessionDep
 from innopark_shared.pagination import CursorQuery, LimitQuery, Page
 
@@ -14,7 +14,12 @@ from ..deps import IfMatch, PartnerOrOperator, tag
 from . import service
 from .schemas import PartnerCreate, PartnerRead, PartnerUpdate
 
-router = APIRouter(prefix="/api/v1/partners", tags=["partners"])
+router = APIRouter(
+    prefix="/api/v1/partners",
+    tags=["partners"],
+    # API clients and keys: what their scope allows (people: their role).
+    dependencies=[Depends(require_scopes_by_method(read="orders:read", write="orders:write"))],
+)
 
 
 @router.post(

@@ -7,13 +7,14 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from innopark_shared.auth import Principal
+from innopark_shared.contracts.orders import PartnerRegisteredV1, PartnerUpdatedV1
 from innopark_shared.db import contains_pattern
 from innopark_shared.errors import NotFound
 from innopark_shared.http import check_if_match
 from innopark_shared.pagination import Slice, paginate
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..models import Partner
+from ..models import Partner, outbox
 from .schemas import PartnerCreate, PartnerUpdate
 
 
@@ -21,7 +22,18 @@ async def create_partner(*, session: AsyncSession, data: PartnerCreate) -> Partn
     partner = Partner(id=uuid.uuid4(), **data.model_dump(mode="json"))
     session.add(partner)
     await session.flush()
+    await outbox.add(session, _partner_event(PartnerRegisteredV1, partner))
     return partner
+
+
+def _partner_event(cls: type[PartnerRegisteredV1], partner: Partner) -> PartnerRegisteredV1:
+    # The gateway keeps a read model of partners to refuse bindings to unknown ones.
+    return cls(
+        partner_id=partner.id,
+        name=partner.name,
+        country=partner.country,
+        occurred_at=datetime.now(UTC),
+    )
 
 
 async def get_partner(
@@ -47,6 +59,7 @@ async def update_partner(
         setattr(partner, field, value)
     partner.updated_at = datetime.now(UTC)
     await session.flush()
+    await outbox.add(session, _partner_event(PartnerUpdatedV1, partner))
     return partner
 
 

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Response
 from fastapi.responses import JSONResponse
-from innopark_shared.auth import Principal, require_roles
+from innopark_shared.auth import Principal, require_roles, require_scopes_by_method
 from innopark_shared.db import SessionDep
 from innopark_shared.http import etag_of
 from innopark_shared.pagination import CursorQuery, LimitQuery, Page
@@ -20,7 +20,20 @@ from . import queries, service, transitions
 from .presenters import present_proposal
 from .schemas import ProposalCreate, ProposalRead, RejectBody
 
-router = APIRouter(prefix="/api/v1", tags=["proposals"])
+router = APIRouter(
+    prefix="/api/v1",
+    tags=["proposals"],
+    # API clients and keys: what their scope allows (people: their role).
+    dependencies=[
+        Depends(
+            require_scopes_by_method(
+                read="orders:read",
+                write="proposals:write",
+                actions={a: "proposals:decide" for a in ("shortlist", "accept", "reject")},
+            )
+        )
+    ],
+)
 
 
 def _may(action: ProposalAction) -> Any:

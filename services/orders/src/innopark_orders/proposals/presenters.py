@@ -4,26 +4,29 @@ from __future__ import annotations
 
 from innopark_shared.auth import Principal
 
-from ..access import is_proposer
+from ..access import is_proposer, proposer_known_to, proposer_reference, proposer_revealed
 from ..models import Proposal, ProposalStatus
 from .schemas import Contact, ProposalRead
-
-# Once the partner has shortlisted a proposal, each side sees the other's contact.
-REVEALED = frozenset({ProposalStatus.SHORTLISTED, ProposalStatus.ACCEPTED})
 
 
 def present_proposal(proposal: Proposal, viewer: Principal) -> ProposalRead:
     order = proposal.order
     partner = order.partner
-    revealed = proposal.status in REVEALED
+    revealed = proposer_revealed(proposal)
     proposer = is_proposer(viewer)
+    # Before the shortlist the partner sees only the opaque reference: nothing that
+    # identifies the resident or park (its id leads to its registry card).
+    identified = proposer_known_to(viewer, proposal)
     return ProposalRead(
         id=proposal.id,
         order_id=proposal.order_id,
         order_reference=order.reference,
         proposer_kind=proposal.proposer_kind,
-        resident_id=proposal.proposer_id if proposal.proposer_kind == "resident" else None,
-        park_id=proposal.proposer_id if proposal.proposer_kind == "park" else None,
+        proposer_reference=proposer_reference(proposal),
+        resident_id=proposal.proposer_id
+        if identified and proposal.proposer_kind == "resident"
+        else None,
+        park_id=proposal.proposer_id if identified and proposal.proposer_kind == "park" else None,
         summary=proposal.summary,
         approach=proposal.approach,
         trl=proposal.trl,

@@ -41,6 +41,10 @@ class ProposalRead(BaseModel):
     order_id: UUID
     order_reference: str
     proposer_kind: str
+    proposer_reference: str = Field(
+        description="Opaque name of the proposer in this proposal only; the partner sees "
+        "resident_id / park_id and the contacts only once it shortlists (double opt-in)"
+    )
     resident_id: UUID | None
     park_id: UUID | None
     summary: str

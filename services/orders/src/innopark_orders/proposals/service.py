@@ -21,7 +21,13 @@ from innopark_shared.errors import Conflict, Forbidden, InvalidTransition
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..access import get_order, is_proposer, proposer_of
+from ..access import (
+    get_order,
+    is_proposer,
+    proposer_of,
+    proposer_reference,
+    proposer_revealed,
+)
 from ..models import (
     KnownResident,
     Order,
@@ -34,6 +40,7 @@ from ..models import (
 )
 from ..webhooks.delivery import notify_partner
 from ..webhooks.schemas import WebhookEventType
+from . import notices
 from .schemas import ProposalCreate
 
 # What each action tells the outbox and the partner's webhooks.
@@ -55,7 +62,8 @@ async def announce(
     previous: str | None,
     reason: str | None,
 ) -> None:
-    """The proposal's event to the outbox and to the partner's webhooks."""
+    """The proposal's event to the outbox and to the partner's webhooks; a decision is
+    mailed to the proposer (`notices.py`)."""
     event_cls, webhook = EVENTS[action]
     extra: dict[str, Any] = {}
     if action is ProposalAction.RECEIVE:
@@ -77,7 +85,14 @@ async def announce(
         **extra,
     )
     await outbox.add(session, event)
-    await notify_partner(session, event, partner_id=order.partner_id, event_type=webhook)
+    # The partner's webhook, like its views, names the proposer only after the shortlist.
+    shown: dict[str, Any] = {"proposer_reference": proposer_reference(proposal)}
+    if not proposer_revealed(proposal):
+        shown |= {"resident_id": None, "park_id": None}
+    await notify_partner(
+        session, event, partner_id=order.partner_id, event_type=webhook, overrides=shown
+    )
+    await notices.tell_proposer(session, proposal, order, action)
 
 
 async def _proposer_name_and_email(

@@ -1,12 +1,14 @@
-"""Webhook routes: `/api/v1/webhooks` (a partner's endpoints and their delivery logs)."""
+"""Webhook routes: `/api/v1/webhooks` (a partner's endpoints and their delivery logs, and
+the catch-up feed of every message its webhooks would receive)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
 from fastapi.responses import JSONResponse
+from innopark_shared.auth import require_scopes_by_method
 from innopark_shared.db import SessionDep
 from innopark_shared.http import etag_of
 from innopark_shared.pagination import CursorQuery, LimitQuery, Page
@@ -14,17 +16,33 @@ from innopark_shared.pagination import CursorQuery, LimitQuery, Page
 from ..config import SettingsDep
 from ..deps import IfMatch, PartnerOrOperator, PartnerPrincipal, tag
 from ..idempotency import Created, IdempotencyDep
-from . import service
-from .presenters import present_created_endpoint, present_delivery, present_endpoint
+from . import feed, service
+from .presenters import (
+    present_created_endpoint,
+    present_delivery,
+    present_endpoint,
+    present_partner_event,
+)
 from .schemas import (
+    FeedRedelivery,
+    PartnerEventRead,
     WebhookDeliveryRead,
     WebhookEndpointCreate,
     WebhookEndpointCreated,
     WebhookEndpointRead,
     WebhookEndpointUpdate,
+    WebhookEventType,
+    WebhookMessage,
 )
 
-router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
+router = APIRouter(
+    prefix="/api/v1/webhooks",
+    tags=["webhooks"],
+    # API clients and keys: what their scope allows (people: their role).
+    dependencies=[
+        Depends(require_scopes_by_method(read="webhooks:manage", write="webhooks:manage"))
+    ],
+)
 
 
 @router.post(
@@ -64,6 +82,64 @@ async def list_webhooks(
         session=session, principal=principal, cursor=cursor, limit=limit
     )
     return endpoints.present(present_endpoint)
+
+
+@router.get(
+    "/events",
+    response_model=Page[PartnerEventRead],
+    summary="Catch-up feed: every message the partner's webhooks would have received, "
+    "since a cursor",
+    description=(
+        "The partner's own messages in commit order, each with the webhook's body exactly "
+        "(`payload`; `message_id` is its `webhook-id`) and its deliveries so far, whether "
+        "or not an endpoint wanted it at the time. Start without a cursor, then ask again "
+        "with `next_cursor`, which is always given: an empty page means nothing new yet. "
+        "The feed never skips a message that commits late. The association may read any "
+        "partner's (`partner_id`), or all."
+    ),
+)
+async def list_partner_events(
+    session: SessionDep,
+    principal: PartnerOrOperator,
+    cursor: CursorQuery = None,
+    type_: Annotated[
+        list[WebhookEventType] | None, Query(alias="type", description="Only these types")
+    ] = None,
+    partner_id: UUID | None = None,
+    limit: LimitQuery = 50,
+) -> Page[PartnerEventRead]:
+    page = await feed.partner_events(
+        session=session,
+        principal=principal,
+        cursor=cursor,
+        limit=limit,
+        types=[t.value for t in type_] if type_ else None,
+        partner_id=partner_id,
+    )
+    return Page[PartnerEventRead](
+        items=[present_partner_event(e, d) for e, d in page.items], next_cursor=page.next_cursor
+    )
+
+
+@router.post(
+    "/events/{message_id}/redeliver",
+    status_code=202,
+    response_model=list[WebhookDeliveryRead],
+    summary="Send a message of the feed again (same webhook-id) to the partner's endpoints",
+)
+async def redeliver_partner_event(
+    message_id: Annotated[str, Path(max_length=100)],
+    session: SessionDep,
+    principal: PartnerPrincipal,
+    body: FeedRedelivery | None = None,
+) -> list[WebhookDeliveryRead]:
+    deliveries = await feed.redeliver_event(
+        session=session,
+        principal=principal,
+        message_id=message_id,
+        endpoint_id=body.endpoint_id if body else None,
+    )
+    return [present_delivery(d) for d in deliveries]
 
 
 @router.get(
@@ -152,3 +228,43 @@ async def redeliver(
         session=session, principal=principal, endpoint_id=endpoint_id, delivery_id=delivery_id
     )
     return present_delivery(copy)
+
+
+# What the service sends to partners' endpoints, documented as OpenAPI 3.1 `webhooks`.
+deliveries = APIRouter()
+_SIGNATURE_HEADERS = {
+    "webhook-id": "The message id (`msg_…`), the same on every retry: deduplicate on it",
+    "webhook-timestamp": "Unix seconds of this attempt",
+    "webhook-signature": "`v1,<base64 HMAC-SHA256 of id.timestamp.body>` with the secret",
+}
+
+
+def _document_delivery(event_type: WebhookEventType) -> None:
+    async def receive(body: WebhookMessage) -> None:  # documentation only, never called
+        return None
+
+    deliveries.post(
+        event_type.value,
+        summary=f"{event_type.value}: delivered to endpoints subscribed to it",
+        description="Answer any 2xx within the timeout; anything else is retried on a "
+        "backoff schedule, and an endpoint that keeps failing is disabled.",
+        status_code=200,
+        operation_id=f"deliver_{event_type.name.lower()}",
+        openapi_extra={
+            "parameters": [
+                {
+                    "name": n,
+                    "in": "header",
+                    "required": True,
+                    "description": d,
+                    "schema": {"type": "string"},
+                }
+                for n, d in _SIGNATURE_HEADERS.items()
+            ]
+        },
+        response_description="Received",
+    )(receive)
+
+
+for _event_type in WebhookEventType:
+    _document_delivery(_event_type)

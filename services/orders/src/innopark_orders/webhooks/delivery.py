@@ -1,7 +1,9 @@
 """The webhook delivery queue: rows in `webhook_deliveries`, written in the transaction of
 the change they announce, claimed with SELECT ... FOR UPDATE SKIP LOCKED (so replicas
 share it and a restart loses nothing: a delivery is only marked done after the
-receiver's 2xx), retried with backoff, and the endpoint disabled when it keeps failing."""
+receiver's 2xx), retried with backoff, and the endpoint disabled when it keeps failing.
+Every message is also kept in `partner_events`, whether an endpoint wanted it or not: the
+partner's catch-up feed (`feed.py`)."""
 
 from __future__ import annotations
 
@@ -18,10 +20,12 @@ import httpx
 import sqlalchemy as sa
 from fastapi import FastAPI
 from innopark_shared.contracts import IntegrationEvent
+from innopark_shared.metrics import counter
+from innopark_shared.tracing import SpanKind, context_from, current_headers, tracer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..config import OrdersSettings
-from ..models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from ..models import PartnerEvent, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from .schemas import WebhookEventType
 from .signing import sign
 from .targets import check_target
@@ -40,17 +44,34 @@ async def notify_partner(
     *,
     partner_id: uuid.UUID,
     event_type: WebhookEventType,
+    overrides: dict[str, Any] | None = None,
 ) -> int:
     """Queue `event` for the partner's enabled endpoints that want `event_type` (with the
-    partner named, even for a confidential order: it is the partner's own)."""
+    partner named, even for a confidential order: it is the partner's own; `overrides`
+    replace fields the partner may not see yet)."""
     data = event.model_dump(mode="json")
     data["partner_id"] = str(partner_id)
+    data.update(overrides or {})
     return await enqueue(session, partner_id=partner_id, event_type=event_type.value, data=data)
 
 
 async def enqueue(
     session: AsyncSession, *, partner_id: uuid.UUID, event_type: str, data: dict[str, Any]
 ) -> int:
+    """Record the message in the partner's catch-up feed, and queue it for each endpoint
+    that wants it now; how many deliveries were queued."""
+    now = datetime.now(UTC)
+    message_id = f"msg_{uuid.uuid4().hex}"
+    payload = {
+        "type": event_type,
+        "timestamp": now.isoformat().replace("+00:00", "Z"),
+        "data": data,
+    }
+    session.add(
+        PartnerEvent(
+            message_id=message_id, partner_id=partner_id, event_type=event_type, payload=payload
+        )
+    )
     endpoints = (
         (
             await session.execute(
@@ -68,14 +89,10 @@ async def enqueue(
         .all()
     )
     if not endpoints:
+        await session.flush()
         return 0
-    now = datetime.now(UTC)
-    message_id = f"msg_{uuid.uuid4().hex}"
-    payload = {
-        "type": event_type,
-        "timestamp": now.isoformat().replace("+00:00", "Z"),
-        "data": data,
-    }
+    await session.flush()
+    trace_headers = current_headers()
     await session.execute(
         sa.insert(WebhookDelivery),
         [
@@ -89,6 +106,7 @@ async def enqueue(
                 "status": "pending",
                 "attempts": 0,
                 "next_attempt_at": now,
+                "trace_headers": trace_headers,
             }
             for endpoint_id in endpoints
         ],
@@ -110,6 +128,13 @@ async def deliver_webhooks(app: FastAPI) -> None:
     """
     settings: OrdersSettings = app.state.settings
     database = app.state.database
+    outcomes = counter(
+        app,
+        "innopark_webhook_deliveries",
+        "Webhook delivery attempts by outcome (delivered: 2xx; rejected: another status; "
+        "unreachable: no answer)",
+        ["outcome"],
+    )
     in_flight: dict[uuid.UUID, asyncio.Task[None]] = {}
     async with httpx.AsyncClient(
         timeout=settings.webhook_timeout_seconds,
@@ -127,7 +152,7 @@ async def deliver_webhooks(app: FastAPI) -> None:
                         log.warning("claiming webhook deliveries failed: %s", exc)
                 for delivery, endpoint in claimed:
                     task = asyncio.create_task(
-                        _deliver_one(database, client, settings, delivery, endpoint)
+                        _deliver_one(database, client, settings, delivery, endpoint, outcomes)
                     )
                     in_flight[delivery.id] = task
                     task.add_done_callback(lambda _t, key=delivery.id: in_flight.pop(key, None))
@@ -194,8 +219,12 @@ async def _deliver_one(
     settings: OrdersSettings,
     delivery: WebhookDelivery,
     endpoint: WebhookEndpoint,
+    outcomes: Any = None,
 ) -> None:
     status_code, error, duration_ms, at = await _attempt(client, delivery, endpoint, settings)
+    if outcomes is not None:
+        outcome = "unreachable" if status_code is None else "rejected" if error else "delivered"
+        outcomes.labels(outcome).inc()
     try:
         async with database.transaction() as session:
             current = (
@@ -243,13 +272,29 @@ async def _attempt(
         "webhook-timestamp": str(timestamp),
         "webhook-signature": sign(endpoint.secret, delivery.message_id, timestamp, body),
     }
-    try:
-        await check_target(endpoint.url, allow_private=settings.webhook_allow_private_targets)
-        response = await client.post(endpoint.url, content=body, headers=headers)
-        status: int | None = response.status_code
-        error = None if 200 <= response.status_code < 300 else f"HTTP {response.status_code}"
-    except (httpx.HTTPError, OSError, PermissionError) as exc:
-        status, error = None, f"{type(exc).__name__}: {exc}"[:1000]
+    status: int | None = None
+    with tracer().start_as_current_span(
+        "webhook POST",
+        # A child of the change the message announces (its request or event), however
+        # long after it the attempt is made.
+        context=context_from(delivery.trace_headers),
+        kind=SpanKind.CLIENT,
+        attributes={
+            "http.request.method": "POST",
+            "innopark.webhook.delivery_id": str(delivery.id),
+            "innopark.webhook.endpoint_id": str(endpoint.id),
+        },
+    ) as span:
+        headers.update(current_headers())  # the receiver may continue the trace
+        try:
+            await check_target(endpoint.url, allow_private=settings.webhook_allow_private_targets)
+            response = await client.post(endpoint.url, content=body, headers=headers)
+            status = response.status_code
+            error = None if 200 <= response.status_code < 300 else f"HTTP {response.status_code}"
+            span.set_attribute("http.response.status_code", response.status_code)
+        except (httpx.HTTPError, OSError, PermissionError) as exc:
+            status, error = None, f"{type(exc).__name__}: {exc}"[:1000]
+            span.set_attribute("error.type", type(exc).__name__)
     return status, error, int((time.monotonic() - started) * 1000), at
 
 
@@ -281,6 +326,7 @@ async def _record(
         delivery.status, delivery.next_attempt_at = "succeeded", None
         delivery.succeeded_at = datetime.now(UTC)
         endpoint.consecutive_failures = 0
+        await settle_copies(session, delivery)
         return
     schedule = settings.webhook_retry_schedule
     if delivery.attempts < len(schedule):
@@ -305,3 +351,25 @@ async def _record(
         endpoint.enabled, endpoint.disabled_reason = False, reason
         endpoint.disabled_at = datetime.now(UTC)
         log.warning("webhook endpoint %s disabled: %s", endpoint.id, reason)
+
+
+async def settle_copies(session: AsyncSession, delivered: WebhookDelivery) -> int:
+    """The message reached the endpoint: any other copy of it still pending for that
+    endpoint (a retry scheduled before a manual redelivery) is settled, not sent again."""
+    settled = await session.execute(
+        sa.update(WebhookDelivery)
+        .where(
+            WebhookDelivery.endpoint_id == delivered.endpoint_id,
+            WebhookDelivery.message_id == delivered.message_id,
+            WebhookDelivery.status == "pending",
+            WebhookDelivery.id != delivered.id,
+        )
+        .values(
+            status="succeeded",
+            next_attempt_at=None,
+            succeeded_at=delivered.succeeded_at,
+        )
+        .returning(WebhookDelivery.id)
+        .execution_options(synchronize_session=False)
+    )
+    return len(settled.all())

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from ..models import WebhookDelivery, WebhookEndpoint
+from ..models import PartnerEvent, WebhookDelivery, WebhookEndpoint
 from .schemas import (
+    FeedDeliveryRead,
+    PartnerEventRead,
     WebhookAttemptRead,
     WebhookDeliveryRead,
     WebhookEndpointCreated,
@@ -36,4 +38,25 @@ def present_delivery(delivery: WebhookDelivery) -> WebhookDeliveryRead:
         succeeded_at=delivery.succeeded_at,
         attempt_log=[WebhookAttemptRead.model_validate(a) for a in delivery.attempt_log],
         payload=delivery.payload,
+    )
+
+
+def present_partner_event(
+    event: PartnerEvent, deliveries: list[WebhookDelivery]
+) -> PartnerEventRead:
+    return PartnerEventRead(
+        message_id=event.message_id,
+        type=event.event_type,
+        created_at=event.created_at,
+        payload=event.payload,
+        deliveries=[
+            FeedDeliveryRead(
+                delivery_id=d.id,
+                endpoint_id=d.endpoint_id,
+                status=d.status,
+                attempts=d.attempts,
+                succeeded_at=d.succeeded_at,
+            )
+            for d in deliveries
+        ],
     )

@@ -98,3 +98,43 @@ class WebhookDeliveryRead(BaseModel):
     succeeded_at: datetime | None
     attempt_log: list[WebhookAttemptRead]
     payload: dict[str, Any]
+
+
+class FeedDeliveryRead(BaseModel):
+    """Where a message of the feed went: one delivery to one endpoint."""
+
+    delivery_id: UUID
+    endpoint_id: UUID
+    status: str  # pending | succeeded | failed
+    attempts: int
+    succeeded_at: datetime | None
+
+
+class PartnerEventRead(BaseModel):
+    """A message the partner's webhooks would receive: `payload` is the webhook's body
+    exactly, `message_id` its `webhook-id`."""
+
+    message_id: str
+    type: str
+    created_at: datetime
+    payload: dict[str, Any]
+    deliveries: list[FeedDeliveryRead] = Field(
+        description="Its deliveries to the partner's endpoints so far (empty: none wanted it)"
+    )
+
+
+class FeedRedelivery(Input):
+    endpoint_id: UUID | None = Field(
+        default=None,
+        description="Only to this endpoint (default: every enabled one that wants the type)",
+    )
+
+
+class WebhookMessage(BaseModel):
+    """What a partner's endpoint receives (POST, JSON), signed per Standard Webhooks."""
+
+    type: WebhookEventType
+    timestamp: datetime = Field(description="When it was queued (UTC)")
+    data: dict[str, Any] = Field(
+        description="The integration event's fields (order or proposal), plus `partner_id`"
+    )

@@ -11,6 +11,7 @@ from innopark_shared.auth import Principal
 from innopark_shared.errors import InvalidTransition, NotFound
 from innopark_shared.http import check_if_match
 from innopark_shared.pagination import Slice, paginate
+from innopark_shared.tracing import current_headers
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -149,7 +150,9 @@ async def list_deliveries(
 async def redeliver(
     *, session: AsyncSession, principal: Principal, endpoint_id: uuid.UUID, delivery_id: uuid.UUID
 ) -> WebhookDelivery:
-    """Queue the same message (same `webhook-id`) again as a new delivery."""
+    """Send the same message (same `webhook-id`) again, now. A retry of it still pending
+    for this endpoint is that delivery: it is brought forward rather than copied, so the
+    message goes out once more, not twice (and a success settles any other copy)."""
     endpoint = await get_endpoint(session=session, principal=principal, endpoint_id=endpoint_id)
     original = (
         await session.execute(
@@ -165,17 +168,54 @@ async def redeliver(
             "The endpoint is disabled; enable it before redelivering",
             disabled_reason=endpoint.disabled_reason,
         )
+    return await send_again(
+        session,
+        endpoint,
+        message_id=original.message_id,
+        event_type=original.event_type,
+        payload=original.payload,
+    )
+
+
+async def send_again(
+    session: AsyncSession,
+    endpoint: WebhookEndpoint,
+    *,
+    message_id: str,
+    event_type: str,
+    payload: dict,
+) -> WebhookDelivery:
+    """The pending delivery of `message_id` to `endpoint`, made due now; or a new one."""
+    pending = (
+        await session.execute(
+            sa.select(WebhookDelivery)
+            .where(
+                WebhookDelivery.endpoint_id == endpoint.id,
+                WebhookDelivery.message_id == message_id,
+                WebhookDelivery.status == "pending",
+            )
+            .order_by(WebhookDelivery.created_at)
+            .limit(1)
+            .with_for_update()
+            .options(selectinload(WebhookDelivery.attempt_log))
+        )
+    ).scalar_one_or_none()
+    if pending is not None:
+        pending.next_attempt_at = datetime.now(UTC)
+        await session.flush()
+        return pending
     copy = WebhookDelivery(
         id=uuid.uuid4(),
         endpoint_id=endpoint.id,
         partner_id=endpoint.partner_id,
-        message_id=original.message_id,
-        event_type=original.event_type,
-        payload=original.payload,
+        message_id=message_id,
+        event_type=event_type,
+        payload=payload,
         status="pending",
         attempts=0,
         next_attempt_at=datetime.now(UTC),
         attempt_log=[],
+        trace_headers=current_headers(),  # the redelivery's own request
     )
     session.add(copy)
     await session.flush()

@@ -47,7 +47,7 @@ async def file_kpi_report(
 ) -> FiledReport:
     """File (or refile) a park's report for a period (the association or the park's
     manager)."""
-    park = await get_park(session=session, park_id=park_id)
+    park = await get_park(session=session, park_id=park_id, lock="reference")
     authorize_park_change(principal, park.id)
     period = sa.func.coalesce(KpiReport.quarter, 0) == (data.quarter or 0)
     report = await session.scalar(

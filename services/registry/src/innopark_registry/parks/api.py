@@ -12,6 +12,7 @@ from innopark_shared.auth import CurrentPrincipal, OperatorPrincipal
 from innopark_shared.db import DatabaseDep, SessionDep
 from innopark_shared.pagination import CursorQuery, LimitQuery, Page
 
+from ..changes import queries as changes
 from ..routing import (
     CSV,
     GEOJSON,
@@ -102,17 +103,24 @@ async def autocomplete_parks(
     "/parks/changes",
     response_model=Page[ParkChange],
     summary="Change feed: parks changed or removed since a cursor (public)",
+    description=(
+        "The parks of the registry's change feed (`/api/v1/registry/changes` has every "
+        "kind): ask again with `next_cursor`, which is always given."
+    ),
 )
 async def park_changes(
     session: SessionDep,
+    cursor: CursorQuery = None,
     since: Annotated[
-        str | None, Query(max_length=200, description="next_cursor of the last call")
+        str | None, Query(max_length=1000, description="Old name of `cursor`", deprecated=True)
     ] = None,
     limit: LimitQuery = 100,
 ) -> Page[ParkChange]:
-    changes = await queries.park_changes(session=session, since=since, limit=limit)
+    page = await changes.changes(
+        session=session, cursor=cursor or since, limit=limit, kinds=["park"]
+    )
     return Page[ParkChange](
-        items=[present_change(p) for p in changes.parks], next_cursor=changes.next_cursor
+        items=[present_change(c.row) for c in page.items], next_cursor=page.next_cursor
     )
 
 
@@ -147,6 +155,12 @@ async def update_park(
     "/parks/{park_id}",
     status_code=204,
     summary="Remove a park (operator); it leaves the change feed as a removal",
+    description=(
+        "Only a park nothing refers to any more is removed. While parks inside it, active "
+        "residents, clusters (coordinated or joined) or agreements name it, the answer is "
+        "a 409 problem whose `linked` member lists their ids (up to 50 of each): record the "
+        "departures and change those first, each as its own change and event."
+    ),
 )
 async def remove_park(
     park_id: UUID, session: SessionDep, principal: OperatorPrincipal, if_match: IfMatch = None

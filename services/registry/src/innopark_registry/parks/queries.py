@@ -4,11 +4,10 @@ and the change feed that lets other systems mirror the registry."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 
 import sqlalchemy as sa
 from innopark_shared.errors import Unprocessable
-from innopark_shared.pagination import Slice, encode_cursor, paginate
+from innopark_shared.pagination import Slice, paginate
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..models import Park
@@ -100,24 +99,3 @@ async def stream_parks(
     result = await session.stream_scalars(stmt)
     async for park in result:
         yield park
-
-
-@dataclass(frozen=True, slots=True)
-class ParkChanges:
-    """A page of the change feed: parks changed or removed, in change order, and the
-    cursor to ask with next time (always given: a mirror keeps polling from it)."""
-
-    parks: list[Park]
-    next_cursor: str
-
-
-async def park_changes(*, session: AsyncSession, since: str | None, limit: int) -> ParkChanges:
-    # Removed parks stay in the feed (as removals), so no `removed_at` filter here.
-    page = await paginate(
-        session, sa.select(Park), order_by=[Park.change_seq], cursor=since, limit=limit
-    )
-    if page.items:
-        next_cursor = encode_cursor(page.items[-1].change_seq)
-    else:  # nothing new: ask from the same position next time
-        next_cursor = since or encode_cursor(0)
-    return ParkChanges(page.items, next_cursor)

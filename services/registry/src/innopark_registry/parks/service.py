@@ -14,7 +14,7 @@ from innopark_shared.errors import Forbidden, InvalidTransition, NotFound, Unpro
 from innopark_shared.http import check_if_match
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..models import Park, outbox
+from ..models import Agreement, Cluster, Park, Resident, outbox
 from ..text import search_body, search_names
 from .schemas import ParkCreate, ParkUpdate
 
@@ -43,13 +43,32 @@ def park_state(park: Park, cls: type[ParkCreatedV1] = ParkCreatedV1) -> ParkCrea
         parent_id=park.parent_id,
         description=park.description,
         membership_status=park.membership_status,
+        email=park.email,
         **extra,
     )
 
 
-async def get_park(*, session: AsyncSession, park_id: UUID) -> Park:
-    park = await session.get(Park, park_id)
-    if park is None or park.removed_at is not None:
+# Row locks that keep a removal and a new reference to the park from crossing: a removal
+# locks the park FOR UPDATE, and whatever attaches itself to a park (a resident, a
+# cluster, an agreement, a KPI report) locks it FOR KEY SHARE, which park edits do not
+# wait for. Whichever comes second sees the other's outcome: a 409 or a 404.
+PARK_LOCKS = {"update": {}, "reference": {"read": True, "key_share": True}}
+
+
+async def _live_park(session: AsyncSession, park_id: UUID, lock: str | None) -> Park | None:
+    if lock is None:
+        park = await session.get(Park, park_id)
+    else:
+        park = await session.get(
+            Park, park_id, with_for_update=PARK_LOCKS[lock], populate_existing=True
+        )
+    return None if park is None or park.removed_at is not None else park
+
+
+async def get_park(*, session: AsyncSession, park_id: UUID, lock: str | None = None) -> Park:
+    """The live park (404 otherwise); `lock="reference"` when attaching something to it."""
+    park = await _live_park(session, park_id, lock)
+    if park is None:
         raise NotFound(f"Park {park_id} not found")
     return park
 
@@ -65,8 +84,7 @@ async def check_park_ref(session: AsyncSession, park_id: UUID | None, field: str
     """A body's reference to a park names a live one (a 422 naming `field` otherwise)."""
     if park_id is None:
         return
-    park = await session.get(Park, park_id)
-    if park is None or park.removed_at is not None:
+    if await _live_park(session, park_id, "reference") is None:
         raise Unprocessable.for_field(field, "no such park")
 
 
@@ -139,14 +157,47 @@ async def update_park(
     return park
 
 
+async def _still_linked(session: AsyncSession, park_id: UUID) -> dict[str, list[str]]:
+    """What still ties the park to the registry: parks inside it, its active residents,
+    clusters it coordinates or belongs to, and agreements it is a party to."""
+    member = Cluster.members.contains([{"park_id": str(park_id)}])
+    queries = {
+        "parks": sa.select(Park.id).where(Park.parent_id == park_id, Park.removed_at.is_(None)),
+        "residents": sa.select(Resident.id).where(
+            Resident.park_id == park_id, Resident.status == "active"
+        ),
+        "clusters": sa.select(Cluster.id).where(
+            sa.or_(Cluster.coordinator_park_id == park_id, member)
+        ),
+        "agreements": sa.select(Agreement.id).where(
+            sa.literal(park_id).op("=")(sa.any_(Agreement.park_ids))
+        ),
+    }
+    linked = {}
+    for name, query in queries.items():
+        ids = (await session.scalars(query.limit(50))).all()
+        if ids:
+            linked[name] = [str(i) for i in ids]
+    return linked
+
+
 async def remove_park(*, session: AsyncSession, park_id: UUID, if_match: str | None) -> Park:
-    park = await get_park(session=session, park_id=park_id)
+    """Remove a park that nothing refers to any more. A park with parks inside it, active
+    residents, clusters or agreements is refused with a 409 naming them (up to 50 of
+    each): the operator records the departures and changes those first, so every change
+    is its own event, not a silent cascade."""
+    park = await get_park(session=session, park_id=park_id, lock="update")
     check_if_match(if_match, park.id, park.version)
-    children = await session.scalar(
-        sa.select(sa.func.count()).where(Park.parent_id == park_id, Park.removed_at.is_(None))
-    )
-    if children:
-        raise InvalidTransition("Remove or move the parks inside this one first")
+    linked = await _still_linked(session, park_id)
+    if linked:
+        raise InvalidTransition(
+            "The park still has "
+            + ", ".join(
+                f"{len(ids)}{'+' if len(ids) == 50 else ''} {name}" for name, ids in linked.items()
+            )
+            + ": record the departures and change those first",
+            linked=linked,
+        )
     park.removed_at = datetime.now(UTC)
     await session.flush()
     await outbox.add(session, ParkRemovedV1(park_id=park.id, removed_at=park.removed_at))

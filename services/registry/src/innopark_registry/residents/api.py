@@ -8,7 +8,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
-from innopark_shared.auth import CurrentPrincipal
+from innopark_shared.auth import CurrentPrincipal, OptionalPrincipal, Principal
 from innopark_shared.db import Database, DatabaseDep, SessionDep
 from innopark_shared.errors import Unprocessable
 from innopark_shared.pagination import CursorQuery, LimitQuery, Page
@@ -39,7 +39,7 @@ async def admit_resident(
         session=session, principal=principal, park_id=park_id, data=data
     )
     created(response, resident, "residents")
-    return present_resident(resident)
+    return present_resident(resident, principal)
 
 
 def _export(
@@ -47,6 +47,7 @@ def _export(
     database: Database,
     filters: ResidentFilters,
     format: ExportFormat | None,
+    viewer: Principal | None,
 ) -> StreamingResponse | None:
     """The CSV export when asked for (`?format=csv` or `Accept: text/csv`), else None."""
     chosen = export_format(request, format, negotiated=(ExportFormat.CSV,))
@@ -59,7 +60,7 @@ def _export(
         )
     if chosen is ExportFormat.CSV:
         return StreamingResponse(
-            exports.residents_csv(database, filters),
+            exports.residents_csv(database, filters, viewer),
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": 'attachment; filename="residents.csv"'},
         )
@@ -77,6 +78,7 @@ async def list_park_residents(
     request: Request,
     session: SessionDep,
     database: DatabaseDep,
+    principal: OptionalPrincipal,
     filters: Annotated[ResidentFilters, Query()],
     limit: LimitQuery = 50,
     cursor: CursorQuery = None,
@@ -84,12 +86,12 @@ async def list_park_residents(
 ) -> Any:
     filters = filters.model_copy(update={"park_id": park_id})
     await get_park(session=session, park_id=park_id)
-    if exported := _export(request, database, filters, format):
+    if exported := _export(request, database, filters, format, principal):
         return exported
     residents = await queries.list_residents(
         session=session, filters=filters, limit=limit, cursor=cursor
     )
-    return residents.present(present_resident)
+    return residents.present(lambda r: present_resident(r, principal))
 
 
 @router.get(
@@ -102,26 +104,32 @@ async def list_residents(
     request: Request,
     session: SessionDep,
     database: DatabaseDep,
+    principal: OptionalPrincipal,
     filters: Annotated[ResidentFilters, Query()],
     limit: LimitQuery = 50,
     cursor: CursorQuery = None,
     format: ExportFormatQuery = None,
 ) -> Any:
-    if exported := _export(request, database, filters, format):
+    if exported := _export(request, database, filters, format, principal):
         return exported
     residents = await queries.list_residents(
         session=session, filters=filters, limit=limit, cursor=cursor
     )
-    return residents.present(present_resident)
+    return residents.present(lambda r: present_resident(r, principal))
 
 
 @router.get(
-    "/residents/{resident_id}", response_model=ResidentRead, summary="Read a resident (public)"
+    "/residents/{resident_id}",
+    response_model=ResidentRead,
+    summary="Read a resident (public card; contact_email only for operators, the park's "
+    "managers and the company itself)",
 )
-async def get_resident(resident_id: UUID, session: SessionDep, response: Response) -> ResidentRead:
+async def get_resident(
+    resident_id: UUID, session: SessionDep, principal: OptionalPrincipal, response: Response
+) -> ResidentRead:
     resident = await service.get_resident(session=session, resident_id=resident_id)
     tag(response, resident)
-    return present_resident(resident)
+    return present_resident(resident, principal)
 
 
 @router.patch(
@@ -141,7 +149,7 @@ async def update_resident(
         session=session, principal=principal, resident_id=resident_id, data=data, if_match=if_match
     )
     tag(response, resident)
-    return present_resident(resident)
+    return present_resident(resident, principal)
 
 
 @router.post(
@@ -165,4 +173,4 @@ async def resident_leaves(
         if_match=if_match,
     )
     tag(response, resident)
-    return present_resident(resident)
+    return present_resident(resident, principal)

@@ -6,10 +6,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+from innopark_shared.auth import Principal
 from innopark_shared.csvstream import csv_chunks
 from innopark_shared.db import Database
 
 from ..models import Resident
+from .presenters import reads_contacts
 from .queries import stream_residents
 from .schemas import ResidentFilters
 
@@ -34,7 +36,7 @@ RESIDENT_CSV_COLUMNS = [
 ]
 
 
-def _resident_row(r: Resident) -> list[Any]:
+def _resident_row(r: Resident, viewer: Principal | None) -> list[Any]:
     return [
         r.id,
         r.park_id,
@@ -49,18 +51,22 @@ def _resident_row(r: Resident) -> list[Any]:
         r.patents_count,
         r.know_how_count,
         r.website,
-        r.contact_email,
+        r.contact_email if reads_contacts(viewer, r) else None,
         r.admitted_on,
         r.left_on,
         r.status,
     ]
 
 
-async def residents_csv(database: Database, filters: ResidentFilters) -> AsyncIterator[bytes]:
+async def residents_csv(
+    database: Database, filters: ResidentFilters, viewer: Principal | None
+) -> AsyncIterator[bytes]:
+    """The rows as the API shows them to `viewer` (contacts only to the resident's circle)."""
+
     async def rows() -> AsyncIterator[list[Any]]:
         async with database.transaction() as session:
             async for resident in stream_residents(session=session, filters=filters):
-                yield _resident_row(resident)
+                yield _resident_row(resident, viewer)
 
     async for chunk in csv_chunks(RESIDENT_CSV_COLUMNS, rows()):
         yield chunk

@@ -77,6 +77,9 @@ class ResidentLeave(Input):
 
 
 class ResidentRead(BaseModel):
+    """A resident's card. Every field is public except the contact fields (`contact_email`),
+    which are null for anyone but the association, the park's managers and the company."""
+
     id: UUID
     park_id: UUID
     name: str
@@ -93,7 +96,10 @@ class ResidentRead(BaseModel):
     know_how_count: int | None
     description: str | None
     website: str | None
-    contact_email: str | None
+    contact_email: str | None = Field(
+        description="Only for operators, the managers of the resident's park and the "
+        "resident itself; null for everyone else"
+    )
     admitted_on: date
     left_on: date | None
     status: str

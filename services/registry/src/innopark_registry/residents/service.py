@@ -72,12 +72,16 @@ def _taken(legal_id: str | None, **extensions: str) -> Conflict:
 
 
 async def _refuse_a_taken_legal_id(session: AsyncSession, resident: Resident) -> None:
-    if not resident.legal_id:
+    """One active resident per company: a company that left a park may be admitted to
+    another (its earlier residency stays, with its departure)."""
+    if not resident.legal_id or resident.status != "active":
         return
     with session.no_autoflush:
         taken = await session.scalar(
             sa.select(Resident.id).where(
-                Resident.legal_id == resident.legal_id, Resident.id != resident.id
+                Resident.legal_id == resident.legal_id,
+                Resident.status == "active",
+                Resident.id != resident.id,
             )
         )
     if taken:
@@ -94,7 +98,7 @@ async def _flush(session: AsyncSession, resident: Resident) -> None:
 async def admit_resident(
     *, session: AsyncSession, principal: Principal, park_id: UUID, data: ResidentCreate
 ) -> Resident:
-    park = await get_park(session=session, park_id=park_id)
+    park = await get_park(session=session, park_id=park_id, lock="reference")
     authorize_park_change(principal, park.id)
     values = data.model_dump(mode="python")
     values["admitted_on"] = values["admitted_on"] or date.today()
