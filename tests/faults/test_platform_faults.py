@@ -22,6 +22,7 @@ import signal
 import time
 import uuid
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import asyncpg
@@ -63,7 +64,11 @@ class Ledger:
     late_while_frozen: int = 0
 
     def record(
-        self, response: httpx.Response | None, seconds: float, what: str, already: str = ""
+        self,
+        response: httpx.Response | None,
+        seconds: float,
+        what: str,
+        applied_before: Callable[[httpx.Response], bool] | None = None,
     ) -> None:
         self.operations += 1
         if response is None:
@@ -72,8 +77,8 @@ class Ledger:
         self.answers[response.status_code] += 1
         if binding_pending(response):
             return  # allowed: see binding_pending
-        if already and already_there(response, already):
-            return  # allowed: see already_there
+        if applied_before is not None and applied_before(response):
+            return  # allowed: an earlier attempt, answered with an outage, was applied
         if response.status_code == 504:
             # The gateway's answer for an upstream silent UPSTREAM_READ_TIMEOUT_SECONDS:
             # a frozen service, or one catching up on a loaded machine. An outage answer
@@ -119,15 +124,30 @@ def binding_pending(response: httpx.Response) -> bool:
     )
 
 
+def _problem(response: httpx.Response) -> dict:
+    if "application/problem+json" not in response.headers.get("content-type", ""):
+        return {}
+    return response.json()
+
+
+def open_application(response: httpx.Response) -> bool:
+    """Apply refused because the park has an open application, which the problem names.
+    The park is the story's own, so that application can only be an earlier attempt's
+    whose answer was an outage: a client carries on with it."""
+    return response.status_code == 409 and "application_id" in _problem(response)
+
+
+def user_exists(response: httpx.Response) -> bool:
+    """A user's creation refused because the e-mail is taken. The address is the story's
+    own, fresh, so the user is an earlier attempt's whose answer was an outage."""
+    return response.status_code == 409 and "already exists" in _problem(response).get("detail", "")
+
+
 def already_there(response: httpx.Response, target: str) -> bool:
     """A state change refused because the resource is in its target state already: an
     earlier attempt answered with an outage was applied after all (a frozen service
     processes what queued behind the freeze, possibly after a read said otherwise)."""
-    return (
-        response.status_code == 409
-        and "application/problem+json" in response.headers.get("content-type", "")
-        and response.json().get("current_status") == target
-    )
+    return response.status_code == 409 and _problem(response).get("current_status") == target
 
 
 async def _call(
@@ -136,7 +156,7 @@ async def _call(
     what: str,
     method: str,
     url: str,
-    already: str = "",
+    applied_before: Callable[[httpx.Response], bool] | None = None,
     **kwargs,
 ) -> httpx.Response | None:
     started = time.monotonic()
@@ -157,7 +177,7 @@ async def _call(
         ledger.answers[type(exc).__name__] += 1
         ledger.bad.append(f"{what}: {type(exc).__name__} after {time.monotonic() - started:.1f}s")
         return None
-    ledger.record(response, time.monotonic() - started, what, already)
+    ledger.record(response, time.monotonic() - started, what, applied_before)
     return response
 
 
@@ -225,13 +245,26 @@ class StepStuck(Exception):
 
 
 async def _until_answered(
-    client: httpx.AsyncClient, ledger: Ledger, what: str, method: str, url: str, **kwargs
+    client: httpx.AsyncClient,
+    ledger: Ledger,
+    what: str,
+    method: str,
+    url: str,
+    applied_before: Callable[[httpx.Response], bool] | None = None,
+    **kwargs,
 ) -> httpx.Response:
     """Repeat a step while the platform is out (a 503, or the gateway itself down), as a
-    client honouring Retry-After does; the first real answer is returned."""
+    client honouring Retry-After does; the first real answer is returned. A create that
+    is not idempotent may, once retried, be refused because an earlier attempt whose
+    answer was lost did create it: applied_before says which refusals those are, and
+    only a retry's refusal is allowed so."""
     deadline = time.monotonic() + STEP_PATIENCE
+    retrying = False
     while True:
-        response = await _call(client, ledger, what, method, url, **kwargs)
+        response = await _call(
+            client, ledger, what, method, url, applied_before if retrying else None, **kwargs
+        )
+        retrying = True
         if (
             response is not None
             and response.status_code not in OUTAGE
@@ -265,7 +298,14 @@ async def _transition(
     deadline = time.monotonic() + STEP_PATIENCE
     while time.monotonic() < deadline:
         response = await _call(
-            client, ledger, what, "POST", url, already=target, headers=headers, **kwargs
+            client,
+            ledger,
+            what,
+            "POST",
+            url,
+            lambda r: already_there(r, target),
+            headers=headers,
+            **kwargs,
         )
         if response is not None and response.status_code not in OUTAGE:
             if response.status_code == 200:
@@ -404,10 +444,11 @@ async def _accredit_park(
         "create manager",
         "POST",
         "/api/v1/users",
+        user_exists,
         headers=cast.operator,
         json={"email": email, "password": password, "role": "park_manager", "park_id": park_id},
     )
-    if user.status_code != 201:
+    if user.status_code not in (201, 409):
         ledger.bad.append(f"create manager: {user.status_code} {user.text[:300]}")
         return
     token = await _until_answered(
@@ -425,6 +466,7 @@ async def _accredit_park(
         "apply",
         "POST",
         "/api/v1/accreditation/applications",
+        open_application,
         headers=manager,
         json={
             "summary": "Applying under fire",
@@ -434,10 +476,14 @@ async def _accredit_park(
             ],
         },
     )
-    if applied.status_code != 201:
+    if applied.status_code == 201:
+        application_id = applied.json()["id"]
+    elif open_application(applied):  # the ledger judged whether it was a retry's
+        application_id = applied.json()["application_id"]
+    else:
         ledger.bad.append(f"apply: {applied.status_code} {applied.text[:300]}")
         return
-    application = f"/api/v1/accreditation/applications/{applied.json()['id']}"
+    application = f"/api/v1/accreditation/applications/{application_id}"
     steps = [
         ("submit application", "submit", "submitted", manager, None),
         ("assign expert", "experts", "under_review", cast.operator, {"expert_id": cast.expert_id}),
