@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import json
 import threading
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
@@ -246,6 +247,8 @@ class Receiver:
     url: str = ""
     received: list[dict[str, Any]] = field(default_factory=list)
     status: int = 200
+    delay: float = 0.0  # seconds each answer is held back (a slow receiver)
+    answering: int = 0  # requests received and not yet answered
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def messages(self) -> list[dict[str, Any]]:
@@ -284,9 +287,15 @@ def receiver() -> Iterator[Receiver]:
                         "traceparent": self.headers.get("traceparent"),
                     }
                 )
-            self.send_response(status)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
+                state.answering += 1
+            try:
+                time.sleep(state.delay)
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+            finally:
+                with state.lock:
+                    state.answering -= 1
 
         def log_message(self, *args: Any) -> None:
             pass

@@ -117,6 +117,11 @@ async def enqueue(
 # -- the delivery worker ----------------------------------------------------------------
 
 
+# Seconds a shutdown waits for attempts in flight (well inside Kubernetes' default 30 s
+# termination grace, beside the relay's own flush).
+SHUTDOWN_GRACE_SECONDS = 5.0
+
+
 async def deliver_webhooks(app: FastAPI) -> None:
     """Background job: deliver what is due, forever.
 
@@ -159,13 +164,21 @@ async def deliver_webhooks(app: FastAPI) -> None:
                 if not claimed:
                     await asyncio.sleep(settings.webhook_poll_interval_seconds)
         finally:
-            # Shutting down: what was cut off mid-flight is due again at once (not after
-            # its lease), for this or another replica.
-            for task in in_flight.values():
-                task.cancel()
+            # Shutting down: attempts in flight may finish and be recorded (the receiver
+            # may have them already: an attempt it saw and we forgot would be sent again
+            # uncounted); what is still cut off after the grace is due again at once (not
+            # after its lease), for this or another replica.
             if in_flight:
-                await asyncio.gather(*in_flight.values(), return_exceptions=True)
-                await _release(database, list(in_flight))
+                await asyncio.wait(
+                    list(in_flight.values()),
+                    timeout=min(settings.webhook_timeout_seconds, SHUTDOWN_GRACE_SECONDS),
+                )
+            cut_off = dict(in_flight)
+            for task in cut_off.values():
+                task.cancel()
+            if cut_off:
+                await asyncio.gather(*cut_off.values(), return_exceptions=True)
+                await _release(database, list(cut_off))
 
 
 def _lease(settings: OrdersSettings) -> timedelta:
