@@ -113,11 +113,9 @@ def binding_pending(response: httpx.Response) -> bool:
     """A user bound to a park the gateway does not know yet: bindings are checked against
     the gateway's read model, which learns a new park from its event a moment later. A
     client retries; so do the stories here."""
-    if response.status_code != 422 or "application/problem+json" not in response.headers.get(
-        "content-type", ""
-    ):
+    if response.status_code != 422:
         return False
-    errors = response.json().get("errors", [])
+    errors = _problem(response).get("errors", [])
     return bool(errors) and all(
         e.get("field") in ("park_id", "resident_id", "partner_id") and e.get("type") == "unknown"
         for e in errors
@@ -257,14 +255,14 @@ async def _until_answered(
     client honouring Retry-After does; the first real answer is returned. A create that
     is not idempotent may, once retried, be refused because an earlier attempt whose
     answer was lost did create it: applied_before says which refusals those are, and
-    only a retry's refusal is allowed so."""
+    only such a refusal after a lost answer is allowed so."""
     deadline = time.monotonic() + STEP_PATIENCE
-    retrying = False
+    answer_lost = False  # an earlier attempt was answered with an outage, or not at all
     while True:
         response = await _call(
-            client, ledger, what, method, url, applied_before if retrying else None, **kwargs
+            client, ledger, what, method, url, applied_before if answer_lost else None, **kwargs
         )
-        retrying = True
+        answer_lost = answer_lost or response is None or response.status_code in OUTAGE
         if (
             response is not None
             and response.status_code not in OUTAGE

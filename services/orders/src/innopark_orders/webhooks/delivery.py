@@ -173,7 +173,7 @@ async def deliver_webhooks(app: FastAPI) -> None:
                     list(in_flight.values()),
                     timeout=min(settings.webhook_timeout_seconds, SHUTDOWN_GRACE_SECONDS),
                 )
-            cut_off = dict(in_flight)
+            cut_off = {key: task for key, task in in_flight.items() if not task.done()}
             for task in cut_off.values():
                 task.cancel()
             if cut_off:
