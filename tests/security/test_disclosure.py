@@ -5,6 +5,7 @@ opt-in through the registry, registration tokens in access logs, links to the wr
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -54,6 +55,39 @@ async def _park_with_resident(
     return park["id"], resident["id"]
 
 
+@dataclass
+class World:
+    """A park with a resident (its contact e-mail private), a partner, and a user for
+    each: the partner's, the resident's and the park manager's."""
+
+    operator: dict[str, str]
+    contact: str
+    park_id: str
+    resident_id: str
+    partner: dict[str, Any]
+    partner_user: dict[str, str]
+    resident: dict[str, str]
+    manager: dict[str, str]
+
+
+async def _world(platform: Platform, partner_name: str, country: str) -> World:
+    operator = await platform.login()
+    contact = f"{uuid.uuid4().hex[:8]}@resident.example"
+    async with platform.client() as c:
+        park_id, resident_id = await _park_with_resident(c, operator, contact)
+        partner = await _created(
+            await c.post(
+                "/api/v1/partners",
+                headers=operator,
+                json={"name": _unique(partner_name), "country": country},
+            )
+        )
+    _, partner_user = await platform.create_user(operator, "partner", partner_id=partner["id"])
+    _, resident = await platform.create_user(operator, "resident", resident_id=resident_id)
+    _, manager = await platform.create_user(operator, "park_manager", park_id=park_id)
+    return World(operator, contact, park_id, resident_id, partner, partner_user, resident, manager)
+
+
 async def _published_order(
     c: httpx.AsyncClient, partner: dict[str, str], operator: dict[str, str], **extra: Any
 ) -> dict[str, Any]:
@@ -89,20 +123,9 @@ async def _all(c: httpx.AsyncClient, url: str, headers: dict[str, str], **params
 
 
 async def test_a_confidential_orders_requester_cannot_be_unmasked(platform: Platform):
-    operator = await platform.login()
-    contact = f"{uuid.uuid4().hex[:8]}@resident.example"
-    async with platform.client() as c:
-        park_id, resident_id = await _park_with_resident(c, operator, contact)
-        partner = await _created(
-            await c.post(
-                "/api/v1/partners",
-                headers=operator,
-                json={"name": _unique("Siemens Energy"), "country": "DE"},
-            )
-        )
-    _, partner_user = await platform.create_user(operator, "partner", partner_id=partner["id"])
-    _, resident = await platform.create_user(operator, "resident", resident_id=resident_id)
-    _, manager = await platform.create_user(operator, "park_manager", park_id=park_id)
+    w = await _world(platform, "Siemens Energy", "DE")
+    operator, partner, partner_user = w.operator, w.partner, w.partner_user
+    resident, manager = w.resident, w.manager
     async with platform.client() as c:
         shown = await _published_order(c, partner_user, operator)
         hidden = await _published_order(c, partner_user, operator, confidential=True)
@@ -137,20 +160,9 @@ async def test_a_confidential_orders_requester_cannot_be_unmasked(platform: Plat
 
 
 async def test_the_double_opt_in_cannot_be_bypassed_through_the_registry(platform: Platform):
-    operator = await platform.login()
-    contact = f"{uuid.uuid4().hex[:8]}@resident.example"
-    async with platform.client() as c:
-        park_id, resident_id = await _park_with_resident(c, operator, contact)
-        partner = await _created(
-            await c.post(
-                "/api/v1/partners",
-                headers=operator,
-                json={"name": _unique("Airbus"), "country": "FR"},
-            )
-        )
-    _, partner_user = await platform.create_user(operator, "partner", partner_id=partner["id"])
-    _, resident = await platform.create_user(operator, "resident", resident_id=resident_id)
-    _, manager = await platform.create_user(operator, "park_manager", park_id=park_id)
+    w = await _world(platform, "Airbus", "FR")
+    operator, contact, park_id, resident_id = w.operator, w.contact, w.park_id, w.resident_id
+    partner_user, resident, manager = w.partner_user, w.resident, w.manager
     async with platform.client() as c:
         other_park = await _created(
             await c.post(
