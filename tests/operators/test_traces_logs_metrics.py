@@ -17,6 +17,9 @@ import pytest_asyncio
 from innopark_shared.devrun.embedded import free_port
 from innopark_shared.testing import RunningService, TokenIssuer, wait_until
 
+# Services of this module run until its last test.
+HERE = Path(__file__)
+
 pytestmark = pytest.mark.timeout(240)
 
 EXPORT_QUICKLY = {"OTEL_BSP_SCHEDULE_DELAY": "100", "LOG_FORMAT": "json"}
@@ -33,12 +36,13 @@ class Traced:
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def traced(start_service, otlp_receiver, tmp_path_factory) -> AsyncIterator[Traced]:
     otel = {**EXPORT_QUICKLY, "OTEL_EXPORTER_OTLP_ENDPOINT": otlp_receiver.url}
-    registry = await start_service("registry", **otel)
-    accreditation = await start_service("accreditation", **otel, LOG_LEVEL="DEBUG")
+    registry = await start_service("registry", kept_for=HERE, **otel)
+    accreditation = await start_service("accreditation", kept_for=HERE, **otel, LOG_LEVEL="DEBUG")
     metrics_port = free_port()
     keys = tmp_path_factory.mktemp("gateway-keys")
     gateway = await start_service(
         "gateway",
+        kept_for=HERE,
         **otel,
         REGISTRY_URL=registry.url,
         ACCREDITATION_URL=accreditation.url,

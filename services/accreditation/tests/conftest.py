@@ -9,6 +9,7 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -19,6 +20,9 @@ from innopark_shared.contracts.accreditation import CERTIFICATES_TOPIC
 from innopark_shared.contracts.gateway import UserCreatedV1
 from innopark_shared.testing import Infra, RunningService, TokenIssuer, wait_until
 
+# The services below run until the last test of this directory (unit/ included).
+HERE = Path(__file__).parent
+
 
 @pytest.fixture(scope="session")
 def service_name() -> str:
@@ -27,7 +31,7 @@ def service_name() -> str:
 
 @pytest_asyncio.fixture(scope="session")
 async def registry(start_service) -> RunningService:
-    return await start_service("registry")
+    return await start_service("registry", kept_for=HERE)
 
 
 @pytest_asyncio.fixture(scope="session")
@@ -35,6 +39,7 @@ async def accreditation(start_service, tmp_path_factory) -> RunningService:
     key = tmp_path_factory.mktemp("keys") / "certificates-ed25519.pem"
     return await start_service(
         "accreditation",
+        kept_for=HERE,
         EXPIRY_SWEEP_INTERVAL_SECONDS="0.3",
         CERTIFICATE_SIGNING_KEY_PATH=str(key),
     )

@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 import pytest_asyncio
+
+# The services below run until the last test of this directory (unit/ included).
+HERE = Path(__file__).parent
 
 
 @pytest.fixture(scope="session")
@@ -20,6 +24,7 @@ def service_name() -> str:
 async def events_service(start_service):
     return await start_service(
         "events",
+        kept_for=HERE,
         PUBLIC_BASE_URL="https://innopark.example",
         LIFECYCLE_SWEEP_INTERVAL_SECONDS="0.3",
         CALENDAR_ORGANISER_EMAIL="events@innopark.example",

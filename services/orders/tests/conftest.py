@@ -31,6 +31,9 @@ from innopark_shared.kafka import Envelope, ensure_topics, make_producer
 from innopark_shared.settings import ServiceSettings
 from innopark_shared.testing import wait_until
 
+# The services below run until the last test of this directory (unit/ included).
+HERE = Path(__file__).parent
+
 # Short retry delays so the tests see retries happen; private targets allowed because
 # the test receiver listens on 127.0.0.1.
 ORDERS_ENV = {
@@ -73,7 +76,7 @@ def service_name() -> str:
 
 @pytest_asyncio.fixture(scope="session")
 async def orders(start_service):
-    service = await start_service("orders", **ORDERS_ENV)
+    service = await start_service("orders", kept_for=HERE, **ORDERS_ENV)
     yield service
     # The service's log, for a failed run's post-mortem.
     Path("/tmp/innopark-orders-test.log").write_text(service.log())

@@ -5,9 +5,13 @@ migrated database, each test in a transaction rolled back after it."""
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 import pytest
 import pytest_asyncio
+
+# The services below run until the last test of this directory (unit/ included).
+HERE = Path(__file__).parent
 
 
 @pytest.fixture(scope="session")
@@ -17,7 +21,7 @@ def service_name():
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def registry(start_service):
-    return await start_service("registry")
+    return await start_service("registry", kept_for=HERE)
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")

@@ -8,7 +8,8 @@ Registered as a pytest plugin by the repository's root `conftest.py`. Fixtures:
 - `token_issuer`: mints ES256 tokens and serves their JWKS from a real HTTP server, for
   tests that run a service without the gateway.
 - `start_service`: runs a service as its own process (`python -m innopark_<name> serve`)
-  against `infra`, provisioned and migrated like the dev runner does.
+  against `infra`, provisioned and migrated like the dev runner does, and stops it once
+  the tests it was started for have run (the hooks below).
 - `platform`: the whole platform as the README's first command runs it (`innopark-dev up`
   in a subprocess: its own embedded PostgreSQL and broker, every service and the gateway
   as their own processes) on free ports and a private data folder, once per session.
@@ -34,6 +35,9 @@ from .platform import (
 from .services import (
     RunningService,
     local_service,
+    # pytest hooks of this plugin: they stop each service once its tests have run.
+    pytest_runtest_setup,
+    pytest_runtest_teardown,
     run_command,
     start_service,
     wait_ready,
@@ -74,6 +78,8 @@ __all__ = [
     "notifications",
     "outbox",
     "platform",
+    "pytest_runtest_setup",
+    "pytest_runtest_teardown",
     "run_command",
     "running_platform",
     "serve_jwks",

@@ -1,5 +1,11 @@
 """A service as its own process: in a test session (`start_service`) or outside pytest
-(`local_service`, for benchmarks)."""
+(`local_service`, for benchmarks).
+
+A service started in a test session is stopped as soon as the tests it was started for
+have run, not at the end of the session: every idle service polls its database and
+broker, and a session that kept them all (two dozen processes by the end) loaded two
+cores enough to slow every later test several times over.
+"""
 
 from __future__ import annotations
 
@@ -25,6 +31,11 @@ from ..devrun.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
 from ..devrun.provision import provision
 from .infra import Infra
 from .tokens import TokenIssuer, serve_jwks
+
+# What a consumer fetch may wait on the embedded broker, which always waits the whole time:
+# the suite's two dozen idle consumers at the 25 ms default kept Tansu at a quarter of a
+# core. A propagation of up to this long is nothing to tests that wait in seconds.
+TEST_KAFKA_FETCH_MAX_WAIT_MS = "200"
 
 # Idle connections are dropped well before the services close them (HTTP_KEEP_ALIVE_SECONDS,
 # 30 s): reusing one just as the server closes it is a ReadError no retry covers (a loaded
@@ -53,6 +64,13 @@ class RunningService:
         if self.process.returncode is None:
             self.process.kill()
         await self.process.wait()
+
+    def stop_soon(self) -> None:
+        """SIGTERM: the service shuts down gracefully on its own (`start_service` awaits
+        the exit at the end of the session)."""
+        if self.process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.process.terminate()
 
     async def restart(self) -> None:
         """Start the service again on the same port and database (after `kill`)."""
@@ -105,15 +123,84 @@ async def run_command(*argv: str, env: dict[str, str]) -> None:
         raise RuntimeError(f"{' '.join(argv)} failed:\n{out.decode(errors='replace')}")
 
 
+class _Lifetimes:
+    """Which services are kept for which tests, and stopping them once those have run.
+
+    `kept_for=None`: the test running when the service was started (a test that starts one
+    in its body). A path (a test file or a directory): every test under it, wherever those
+    are in the session's order (a fixture of a module or of a directory's conftest).
+    """
+
+    def __init__(self) -> None:
+        self.current: pytest.Item | None = None
+        self.kept: list[tuple[RunningService, pytest.Item | Path]] = []
+        self._last_under: dict[Path, int] = {}
+        self._index: dict[str, int] | None = None
+
+    def keep(self, service: RunningService, kept_for: Path | None) -> None:
+        if kept_for is not None:
+            self.kept.append((service, Path(kept_for).resolve()))
+        elif self.current is not None:
+            self.kept.append((service, self.current))
+        # else: outside any test (cannot happen under pytest): stopped with the session
+
+    def _position(self, item: pytest.Item) -> int:
+        if self._index is None:
+            self._index = {it.nodeid: i for i, it in enumerate(item.session.items)}
+        return self._index.get(item.nodeid, -1)
+
+    def _last_test_under(self, item: pytest.Item, path: Path) -> int:
+        if path not in self._last_under:
+            under = [
+                i
+                for i, it in enumerate(item.session.items)
+                if it.path.resolve() == path or path in it.path.resolve().parents
+            ]
+            self._last_under[path] = max(under, default=-1)
+        return self._last_under[path]
+
+    def done_with(self, item: pytest.Item) -> None:
+        """After `item`: stop what was kept for it, or for tests of which it was the last."""
+        position = self._position(item)
+        still_kept = []
+        for service, owner in self.kept:
+            finished = (
+                owner is item
+                if isinstance(owner, pytest.Item)
+                else position >= self._last_test_under(item, owner)
+            )
+            if finished:
+                service.stop_soon()
+            else:
+                still_kept.append((service, owner))
+        self.kept = still_kept
+
+
+_lifetimes = _Lifetimes()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    _lifetimes.current = item
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    _lifetimes.current = None
+    _lifetimes.done_with(item)
+
+
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def start_service(
     infra: Infra, token_issuer: TokenIssuer, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Callable[..., Awaitable[RunningService]]]:
     """`await start_service("registry", **env)`: a fresh database, migrated, and the
-    service running as its own process until the end of the session."""
+    service running as its own process, for the test that started it; with
+    `kept_for=Path(__file__)` (a module's fixture) or `kept_for=Path(__file__).parent` (a
+    conftest's), until every test under that path has run."""
     running: list[RunningService] = []
 
-    async def start(name: str, **extra_env: str) -> RunningService:
+    async def start(name: str, *, kept_for: Path | None = None, **extra_env: str) -> RunningService:
         db = await infra.create_database(name)
         databases = await provision(db, [name], database=make_url(db).database or name)
         url = databases[name].url
@@ -122,6 +209,7 @@ async def start_service(
             **os.environ,
             "DATABASE_URL": url,
             "KAFKA_BOOTSTRAP_SERVERS": infra.bootstrap_servers,
+            "KAFKA_FETCH_MAX_WAIT_MS": TEST_KAFKA_FETCH_MAX_WAIT_MS,
             "JWKS_URL": token_issuer.jwks_url,
             "HOST": "127.0.0.1",
             "PORT": str(port),
@@ -140,17 +228,18 @@ async def start_service(
         )
         service = RunningService(name, f"http://127.0.0.1:{port}", url, proc, log_path, env)
         running.append(service)
+        _lifetimes.keep(service, kept_for)
         await wait_ready(service.url, proc)
         return service
 
     yield start
     for service in running:
-        if service.process.returncode is None:
-            service.process.terminate()
-            try:
-                await asyncio.wait_for(service.process.wait(), timeout=15)
-            except TimeoutError:
-                service.process.kill()
+        service.stop_soon()
+    for service in running:
+        try:
+            await asyncio.wait_for(service.process.wait(), timeout=15)
+        except TimeoutError:
+            service.process.kill()
 
 
 @contextlib.asynccontextmanager
