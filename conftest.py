@@ -1,2 +1,3 @@
 # Fixtures every test suite shares (real PostgreSQL, real broker, services as processes).
-pytest_plugins = ["innopark_shared.testing"]
+# pytester: the tests of the testing plugin itself run inner pytest sessions.
+pytest_plugins = ["innopark_shared.testing", "pytester"]
