@@ -104,6 +104,7 @@ class Stack:
             "PORT": str(self.ports[service]),
             "HOST": "127.0.0.1",
             "KAFKA_BOOTSTRAP_SERVERS": self.broker.bootstrap_servers,
+            "KAFKA_FETCH_MAX_WAIT_MS": str(EmbeddedBroker.CONSUMER_FETCH_MAX_WAIT_MS),
             "LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
             **self.extra_env,
         }

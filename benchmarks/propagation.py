@@ -27,8 +27,8 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from harness import Aim, Stack, Table, percentile, report
 from innopark_shared.contracts.registry import ParkCreatedV1
+from innopark_shared.devrun.embedded import EmbeddedBroker
 from innopark_shared.outbox import event_source
-from innopark_shared.settings import ServiceSettings
 
 SOURCE = event_source("registry")
 
@@ -115,8 +115,8 @@ async def broker_alone(bootstrap: str, rate: float, seconds: float) -> list[floa
         bootstrap_servers=bootstrap,
         group_id=None,
         auto_offset_reset="earliest",
-        # The services' own setting: Tansu holds every fetch for its full wait.
-        fetch_max_wait_ms=ServiceSettings.model_fields["kafka_fetch_max_wait_ms"].default,
+        # The services' own setting on this broker: Tansu holds every fetch for its full wait.
+        fetch_max_wait_ms=EmbeddedBroker.CONSUMER_FETCH_MAX_WAIT_MS,
     )
     await producer.start()
     await producer.send_and_wait(topic, b"warm-up")

@@ -30,6 +30,7 @@ BENCHMARKS = [
     ("propagation.py", [], 600),
     ("orders_matching.py", ["--residents", "100000"], 900),
     ("startup.py", [], 420),
+    ("outbox_replay.py", ["--retained", "100000"], 900),
 ]
 
 

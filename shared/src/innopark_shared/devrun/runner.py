@@ -218,6 +218,10 @@ class Platform:
             "PYTHONUNBUFFERED": "1",
         }
         common.pop("DATABASE_URL", None)
+        if self.broker:
+            common.setdefault(
+                "KAFKA_FETCH_MAX_WAIT_MS", str(EmbeddedBroker.CONSUMER_FETCH_MAX_WAIT_MS)
+            )
 
         # Each process applies its own migrations before it serves (`serve --migrate`).
         for name in SERVICES:

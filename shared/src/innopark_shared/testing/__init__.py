@@ -35,7 +35,9 @@ from .platform import (
 from .services import (
     RunningService,
     local_service,
-    # pytest hooks of this plugin: they stop each service once its tests have run.
+    # pytest hooks of this plugin: the session's environment, and stopping each service
+    # once its tests have run.
+    pytest_configure,
     pytest_runtest_setup,
     pytest_runtest_teardown,
     run_command,
@@ -78,6 +80,7 @@ __all__ = [
     "notifications",
     "outbox",
     "platform",
+    "pytest_configure",
     "pytest_runtest_setup",
     "pytest_runtest_teardown",
     "run_command",

@@ -21,7 +21,7 @@ import httpx
 import pytest_asyncio
 
 from ..devrun.embedded import port_open
-from .services import CLIENT_LIMITS, TEST_KAFKA_FETCH_MAX_WAIT_MS
+from .services import CLIENT_LIMITS
 
 PLATFORM_ADMIN_EMAIL = "admin@platform.test"
 PLATFORM_ADMIN_PASSWORD = "platform-admin-password"
@@ -133,7 +133,6 @@ async def running_platform(**extra_env: str) -> AsyncIterator[Platform]:
         "BOOTSTRAP_ADMIN_PASSWORD": PLATFORM_ADMIN_PASSWORD,
         "NO_COLOR": "1",
         "OUTBOX_POLL_INTERVAL_SECONDS": "1",
-        "KAFKA_FETCH_MAX_WAIT_MS": TEST_KAFKA_FETCH_MAX_WAIT_MS,
         # Background sweeps run often, so tests see time-driven changes (expiry) quickly.
         "EXPIRY_SWEEP_INTERVAL_SECONDS": "0.5",
         # Every request of the suite comes from 127.0.0.1; keep the per-IP bucket away.

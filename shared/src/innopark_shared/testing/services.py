@@ -32,11 +32,6 @@ from ..devrun.provision import provision
 from .infra import Infra
 from .tokens import TokenIssuer, serve_jwks
 
-# What a consumer fetch may wait on the embedded broker, which always waits the whole time:
-# the suite's two dozen idle consumers at the 25 ms default kept Tansu at a quarter of a
-# core. A propagation of up to this long is nothing to tests that wait in seconds.
-TEST_KAFKA_FETCH_MAX_WAIT_MS = "200"
-
 # Idle connections are dropped well before the services close them (HTTP_KEEP_ALIVE_SECONDS,
 # 30 s): reusing one just as the server closes it is a ReadError no retry covers (a loaded
 # machine stretches the gaps between a test's requests).
@@ -121,6 +116,14 @@ async def run_command(*argv: str, env: dict[str, str]) -> None:
     out, _ = await proc.communicate()
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(argv)} failed:\n{out.decode(errors='replace')}")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Every consumer of the session, in-process or in a service's process (they inherit
+    # the environment), waits at most this long on a fetch from the embedded broker, which
+    # always waits the whole time. At the dev runner's 25 ms the suite's idle consumers
+    # kept Tansu at a quarter of a core; tests wait for events in seconds.
+    os.environ.setdefault("KAFKA_FETCH_MAX_WAIT_MS", "100")
 
 
 class _Lifetimes:
@@ -209,7 +212,6 @@ async def start_service(
             **os.environ,
             "DATABASE_URL": url,
             "KAFKA_BOOTSTRAP_SERVERS": infra.bootstrap_servers,
-            "KAFKA_FETCH_MAX_WAIT_MS": TEST_KAFKA_FETCH_MAX_WAIT_MS,
             "JWKS_URL": token_issuer.jwks_url,
             "HOST": "127.0.0.1",
             "PORT": str(port),
