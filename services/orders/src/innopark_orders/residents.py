@@ -61,11 +61,29 @@ async def apply_resident_snapshot(
 async def apply_resident_left(
     session: AsyncSession, event: ResidentLeftV1, event_time: datetime | None
 ) -> None:
+    """The resident left. A departure can arrive before the admission it ends: after a
+    broker loss, fresh events are sent beside the replay of older ones. Then a row that
+    says only "left" is kept, and the older admission, arriving later, does not undo it."""
     source_time = event_time or datetime.now(UTC)
+    stmt = pg_insert(KnownResident).values(
+        resident_id=event.resident_id,
+        park_id=event.park_id,
+        name="",
+        technologies=[],
+        sectors=[],
+        tags=[],
+        search=resident_search_vector("", [], [], None),
+        left=True,
+        source_time=source_time,
+    )
     await session.execute(
-        sa.update(KnownResident)
-        .where(
-            KnownResident.resident_id == event.resident_id, KnownResident.source_time <= source_time
+        stmt.on_conflict_do_update(
+            index_elements=["resident_id"],
+            set_={
+                "left": True,
+                "source_time": stmt.excluded.source_time,
+                "synced_at": sa.func.now(),
+            },
+            where=KnownResident.source_time <= stmt.excluded.source_time,
         )
-        .values(left=True, source_time=source_time, synced_at=sa.func.now())
     )

@@ -4,14 +4,20 @@ first, by how much, and the explanation each match carries."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from innopark_orders.models import known_parks
+import sqlalchemy as sa
+from innopark_orders.models import KnownResident, known_parks
 from innopark_orders.orders import matching, queries, transitions
-from innopark_orders.residents import apply_resident_left
-from innopark_shared.contracts.registry import ParkRemovedV1, ResidentLeftV1
-from innopark_shared.readmodels.parks import apply_park_removed
+from innopark_orders.residents import apply_resident_left, apply_resident_snapshot
+from innopark_shared.contracts.registry import (
+    ParkCreatedV1,
+    ParkRemovedV1,
+    ResidentAdmittedV1,
+    ResidentLeftV1,
+)
+from innopark_shared.readmodels.parks import apply_park_removed, apply_park_snapshot
 
 
 def _rounded(value: float) -> float:
@@ -165,3 +171,53 @@ async def test_rematching_replaces_the_earlier_ranking(world, settings):
     _, stored = await _matches(world, order)
     assert sorted(m.target_id for m in stored) == sorted([first, later])
     assert len(stored) == len(residents)  # replaced, not added to
+
+
+async def test_a_departure_or_removal_before_the_event_it_ends_is_kept(world):
+    """After a broker loss, fresh events go out beside the replay of older ones: a
+    departure (or a park's removal) can arrive before the admission (or creation). The
+    older event, arriving second, must not bring the resident or the park back."""
+    tag = f"optics-{uuid.uuid4().hex[:6]}"
+    park_id, resident_id = uuid.uuid4(), uuid.uuid4()
+    earlier = datetime.now(UTC)
+    later = earlier + timedelta(seconds=1)
+    await apply_resident_left(
+        world.session,
+        ResidentLeftV1(resident_id=resident_id, park_id=park_id, left_on=later.date()),
+        later,
+    )
+    await apply_park_removed(
+        world.session, known_parks, ParkRemovedV1(park_id=park_id, removed_at=later), later
+    )
+    await apply_park_snapshot(
+        world.session,
+        known_parks,
+        ParkCreatedV1(
+            park_id=park_id,
+            name="Late Park",
+            kind="technopark",
+            country="RU",
+            region="Tatarstan",
+            specializations=[tag],
+            created_at=earlier,
+        ),
+        earlier,
+    )
+    await apply_resident_snapshot(
+        world.session,
+        ResidentAdmittedV1(
+            resident_id=resident_id, park_id=park_id, name="Late Optics", technologies=[tag]
+        ),
+        earlier,
+    )
+    resident = await world.session.get(KnownResident, resident_id)
+    assert resident is not None and resident.left
+    park = (
+        await world.session.execute(sa.select(known_parks).where(known_parks.c.park_id == park_id))
+    ).one()
+    assert park.removed
+    partner = await world.partner()
+    order = await world.published(partner, technology_tags=[tag])
+    parks, residents = await _matches(world, order)
+    assert resident_id not in {m.target_id for m in residents}
+    assert park_id not in {m.target_id for m in parks}

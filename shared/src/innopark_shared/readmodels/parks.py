@@ -11,6 +11,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..contracts import ParkCreatedV1, ParkRemovedV1, ParkUpdatedV1
@@ -83,13 +84,31 @@ async def apply_park_snapshot(
 async def apply_park_removed(
     session: AsyncSession, table: sa.Table, event: ParkRemovedV1, event_time: datetime | None
 ) -> None:
-    stmt = (
-        sa.update(table)
-        .where(table.c.park_id == event.park_id)
-        .where(table.c.source_time <= (event_time or event.removed_at))
-        .values(removed=True, source_time=event_time or event.removed_at, synced_at=sa.func.now())
+    """The park was removed. A removal can arrive before the creation it ends: after a
+    broker loss, fresh events are sent beside the replay of older ones. Then a row that
+    says only "removed" is kept, and the older creation, arriving later, does not undo it."""
+    source_time = event_time or event.removed_at
+    stmt = pg_insert(table).values(
+        park_id=event.park_id,
+        name="",
+        kind="",
+        country="",
+        region="",
+        specializations=[],
+        removed=True,
+        source_time=source_time,
     )
-    await session.execute(stmt)
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["park_id"],
+            set_={
+                "removed": True,
+                "source_time": stmt.excluded.source_time,
+                "synced_at": sa.func.now(),
+            },
+            where=table.c.source_time <= stmt.excluded.source_time,
+        )
+    )
 
 
 async def get_known_park(session: AsyncSession, table: sa.Table, park_id: uuid.UUID):
