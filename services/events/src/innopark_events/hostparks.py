@@ -22,7 +22,6 @@ from innopark_shared.readmodels.parks import (
     apply_park_snapshot,
     get_known_park,
 )
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .models import known_parks, known_residents
@@ -97,23 +96,14 @@ async def record_resident(
 async def record_resident_left(
     session: AsyncSession, event: ResidentLeftV1, event_time: datetime | None
 ) -> None:
-    source_time = event_time or sa.func.now()
-    stmt = pg_insert(known_residents).values(
-        resident_id=event.resident_id,
-        park_id=event.park_id,
-        name="",
-        left=True,
-        source_time=source_time,
-        synced_at=sa.func.now(),
-    )
+    """The resident left; kept even when the departure arrives before the admission (see
+    `newer_wins_upsert`)."""
+    values = {
+        "resident_id": event.resident_id,
+        "left": True,
+        "source_time": event_time or datetime.now(UTC),
+    }
+    placeholders = {"park_id": event.park_id, "name": ""}
     await session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["resident_id"],
-            set_={
-                "left": True,
-                "source_time": stmt.excluded.source_time,
-                "synced_at": stmt.excluded.synced_at,
-            },
-            where=known_residents.c.source_time <= stmt.excluded.source_time,
-        )
+        newer_wins_upsert(known_residents, "resident_id", tuple(values)), {**values, **placeholders}
     )

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from innopark_shared.contracts.registry import ResidentAdmittedV1, ResidentLeftV1
+from innopark_shared.readmodels import newer_wins_upsert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -63,27 +64,22 @@ async def apply_resident_left(
 ) -> None:
     """The resident left. A departure can arrive before the admission it ends: after a
     broker loss, fresh events are sent beside the replay of older ones. Then a row that
-    says only "left" is kept, and the older admission, arriving later, does not undo it."""
-    source_time = event_time or datetime.now(UTC)
-    stmt = pg_insert(KnownResident).values(
-        resident_id=event.resident_id,
-        park_id=event.park_id,
-        name="",
-        technologies=[],
-        sectors=[],
-        tags=[],
-        search=resident_search_vector("", [], [], None),
-        left=True,
-        source_time=source_time,
-    )
+    says only "left" is kept (placeholders in the other columns), and the older admission,
+    arriving later, does not undo it."""
+    values = {
+        "resident_id": event.resident_id,
+        "left": True,
+        "source_time": event_time or datetime.now(UTC),
+    }
+    placeholders = {
+        "park_id": event.park_id,
+        "name": "",
+        "technologies": [],
+        "sectors": [],
+        "tags": [],
+        "search": "",
+    }
     await session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["resident_id"],
-            set_={
-                "left": True,
-                "source_time": stmt.excluded.source_time,
-                "synced_at": sa.func.now(),
-            },
-            where=KnownResident.source_time <= stmt.excluded.source_time,
-        )
+        newer_wins_upsert(KnownResident.__table__, "resident_id", tuple(values)),
+        {**values, **placeholders},
     )

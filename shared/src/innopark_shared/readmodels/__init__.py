@@ -18,7 +18,12 @@ def newer_wins_upsert(table: sa.Table, key: str, columns: tuple[str, ...]) -> sa
     parameters: `await session.execute(newer_wins_upsert(t, "park_id", tuple(v)), v)`.
     Building the statement anew for every event (its `excluded` proxies, its cache key)
     was 40 % of a consumer's CPU under a stream of park events (py-spy). A new row's
-    `synced_at` is the column's server default."""
+    `synced_at` is the column's server default.
+
+    An ending (a departure, a removal) that may arrive before the event it ends names
+    only the key, its flag and `source_time` in `columns`, and passes placeholders for the
+    other required columns in the values: an unknown row is inserted as "ended", a known
+    one keeps everything but the flag, and the older event arriving later loses to it."""
     stmt = pg_insert(table)
     return stmt.on_conflict_do_update(
         index_elements=[key],

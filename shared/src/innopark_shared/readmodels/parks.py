@@ -11,7 +11,6 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..contracts import ParkCreatedV1, ParkRemovedV1, ParkUpdatedV1
@@ -86,28 +85,16 @@ async def apply_park_removed(
 ) -> None:
     """The park was removed. A removal can arrive before the creation it ends: after a
     broker loss, fresh events are sent beside the replay of older ones. Then a row that
-    says only "removed" is kept, and the older creation, arriving later, does not undo it."""
-    source_time = event_time or event.removed_at
-    stmt = pg_insert(table).values(
-        park_id=event.park_id,
-        name="",
-        kind="",
-        country="",
-        region="",
-        specializations=[],
-        removed=True,
-        source_time=source_time,
-    )
+    says only "removed" is kept (placeholders in the other columns), and the older
+    creation, arriving later, does not undo it."""
+    values = {
+        "park_id": event.park_id,
+        "removed": True,
+        "source_time": event_time or event.removed_at,
+    }
+    placeholders = {"name": "", "kind": "", "country": "", "region": "", "specializations": []}
     await session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["park_id"],
-            set_={
-                "removed": True,
-                "source_time": stmt.excluded.source_time,
-                "synced_at": sa.func.now(),
-            },
-            where=table.c.source_time <= stmt.excluded.source_time,
-        )
+        newer_wins_upsert(table, "park_id", tuple(values)), {**values, **placeholders}
     )
 
 
