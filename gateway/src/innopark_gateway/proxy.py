@@ -25,7 +25,7 @@ import aiohttp
 import jwt
 from innopark_shared.errors import problem
 from innopark_shared.outages import is_transient
-from innopark_shared.tracing import SpanKind, current_headers, tracer
+from innopark_shared.tracing import HTTP_METHODS, SpanKind, current_headers, tracer
 from opentelemetry.trace import StatusCode
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -36,10 +36,6 @@ from .config import GatewaySettings
 log = logging.getLogger(__name__)
 
 GATEWAY = "gateway"
-# Span names keep to these (any other token a client sends is named "HTTP", as OTel does).
-HTTP_METHODS = frozenset(
-    {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"}
-)
 
 # The public contract (DESIGN.md §4): resource prefix → owner. Matched on whole path
 # segments, so /api/v1/parks and /api/v1/parks/... route, /api/v1/parksx does not.

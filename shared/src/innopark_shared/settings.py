@@ -38,7 +38,10 @@ class ServiceSettings(BaseSettings):
     database_url: str = Field(
         ..., description="postgresql+asyncpg://user:password@host:port/db for this service's role"
     )
-    db_pool_size: int = 10
+    # Connections kept open. Requests beyond it open overflow connections and close them
+    # again, which costs more CPU than the read itself: 10 made 16 concurrent readers
+    # 11 % slower per request than 20.
+    db_pool_size: int = 20
     db_max_overflow: int = 10
     # A request that cannot get a connection within these is answered 503 + Retry-After.
     # (2 s and 5 s gave 503s on a machine loaded 13 on two cores, where a new PostgreSQL

@@ -22,7 +22,7 @@ Format = Annotated[
 ]
 
 
-def registration_token(
+async def registration_token(
     request: Request,
     x_registration_token: Annotated[
         str | None,

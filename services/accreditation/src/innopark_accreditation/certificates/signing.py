@@ -103,7 +103,7 @@ def load_or_create_signer(path: str | Path) -> CertificateSigner:
     return CertificateSigner(key)
 
 
-def _app_signer(request: Request) -> CertificateSigner:
+async def _app_signer(request: Request) -> CertificateSigner:
     return request.app.state.signer  # loaded at start-up by create_app
 
 

@@ -55,7 +55,6 @@ async def create_cluster(*, session: AsyncSession, data: ClusterCreate) -> Clust
     cluster = Cluster(**values)
     session.add(cluster)
     await session.flush()
-    await session.refresh(cluster)
     await outbox.add(session, cluster_state(cluster, ClusterCreatedV1))
     return cluster
 
@@ -95,7 +94,6 @@ async def update_cluster(
     for field, value in changes.items():
         setattr(cluster, field, value)
     await session.flush()  # a lost race: StaleDataError, a 409
-    await session.refresh(cluster)
     await outbox.add(session, cluster_state(cluster, ClusterUpdatedV1))
     return cluster
 
@@ -131,7 +129,6 @@ async def record_agreement(*, session: AsyncSession, data: AgreementCreate) -> A
     await _set_parties(session, agreement, data.parties)
     session.add(agreement)
     await session.flush()
-    await session.refresh(agreement)
     await outbox.add(session, agreement_state(agreement, AgreementRecordedV1))
     return agreement
 
@@ -155,6 +152,5 @@ async def update_agreement(
     for field, value in changes.items():
         setattr(agreement, field, value)
     await session.flush()  # a lost race: StaleDataError, a 409
-    await session.refresh(agreement)
     await outbox.add(session, agreement_state(agreement, AgreementUpdatedV1))
     return agreement

@@ -66,6 +66,5 @@ async def file_kpi_report(
         await session.flush()
     except IntegrityError as exc:  # the unique period index: a first filing at the same time
         raise Conflict("A report for this period was filed at the same time; retry") from exc
-    await session.refresh(report)
     await outbox.add(session, report_filed(report))
     return FiledReport(report, created)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 import sqlalchemy as sa
 from innopark_shared.contracts.accreditation import _CertificateState
@@ -24,7 +25,7 @@ class CurrentAccreditation:
     valid_until: date | None = None
 
 
-def current_accreditation(park: Park, *, today: date | None = None) -> CurrentAccreditation:
+def current_accreditation(park: Any, *, today: date | None = None) -> CurrentAccreditation:
     """What a park shows: its certificate's last known state, except that an active
     certificate past its validity shows as expired (the expiry event may be on its way)."""
     if park.accreditation_status is None:

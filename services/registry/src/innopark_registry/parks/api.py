@@ -9,7 +9,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from innopark_shared.auth import CurrentPrincipal, OperatorPrincipal
-from innopark_shared.db import DatabaseDep, SessionDep
+from innopark_shared.db import DatabaseDep, ReadSessionDep, SessionDep
 from innopark_shared.pagination import CursorQuery, LimitQuery, Page
 
 from ..changes import queries as changes
@@ -60,7 +60,7 @@ async def create_park(
 )
 async def list_parks(
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     database: DatabaseDep,
     filters: Annotated[ParkFilters, Query()],
     sort: Annotated[
@@ -91,7 +91,7 @@ async def list_parks(
     summary="Park names matching what was typed, in Cyrillic or Latin (public)",
 )
 async def autocomplete_parks(
-    session: SessionDep,
+    session: ReadSessionDep,
     q: Annotated[str, Query(min_length=1, max_length=100)],
     limit: Annotated[int, Query(ge=1, le=50)] = 10,
 ) -> ParkSuggestions:
@@ -125,8 +125,8 @@ async def park_changes(
 
 
 @router.get("/parks/{park_id}", response_model=ParkRead, summary="Read a park (public)")
-async def get_park(park_id: UUID, session: SessionDep, response: Response) -> ParkRead:
-    park = await service.get_park(session=session, park_id=park_id)
+async def get_park(park_id: UUID, database: DatabaseDep, response: Response) -> ParkRead:
+    park = await queries.read_live_park(database, park_id)
     tag(response, park)
     return present_park(park)
 

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import sqlalchemy as sa
+
 from ..models import Park
 from .accreditation import current_accreditation
 from .schemas import Accreditation, ParkChange, ParkRead, ParkSuggestion
 
+# A park: the mapped object, or its row as a Core read returns it (same attribute names).
+ParkLike = Park | sa.Row[Any]
+
 _PLAIN_FIELDS = [name for name in ParkRead.model_fields if name != "accreditation"]
 
 
-def present_accreditation(park: Park) -> Accreditation:
+def present_accreditation(park: ParkLike) -> Accreditation:
     current = current_accreditation(park)
     return Accreditation(
         status=current.status,
@@ -20,7 +27,7 @@ def present_accreditation(park: Park) -> Accreditation:
     )
 
 
-def present_park(park: Park) -> ParkRead:
+def present_park(park: ParkLike) -> ParkRead:
     return ParkRead(
         **{name: getattr(park, name) for name in _PLAIN_FIELDS},
         accreditation=present_accreditation(park),

@@ -4,9 +4,12 @@ and the change feed that lets other systems mirror the registry."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
+from uuid import UUID
 
 import sqlalchemy as sa
-from innopark_shared.errors import Unprocessable
+from innopark_shared.db import Database
+from innopark_shared.errors import NotFound, Unprocessable
 from innopark_shared.pagination import Slice, paginate
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,6 +17,21 @@ from ..models import Park
 from .accreditation import accredited_clause
 from .schemas import ParkFilters, ParkSort
 from .search import matches, plan_search_with_its_words, relevance
+
+# The live park as the API shows it (every column but the search vector), built once:
+# building and hashing the statement cost as much as running it.
+_LIVE_PARK = sa.select(*[c for c in Park.__table__.c if c.name != "search_vector"]).where(
+    Park.id == sa.bindparam("park_id"), Park.removed_at.is_(None)
+)
+
+
+async def read_live_park(database: Database, park_id: UUID) -> sa.Row[Any]:
+    """The live park's row (404 otherwise), read outside any transaction: the public
+    read's hot path, one statement and no session."""
+    row = await database.read_row(_LIVE_PARK, {"park_id": park_id})
+    if row is None:
+        raise NotFound(f"Park {park_id} not found")
+    return row
 
 
 def park_conditions(filters: ParkFilters) -> list[sa.ColumnElement[bool]]:

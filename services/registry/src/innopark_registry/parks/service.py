@@ -126,7 +126,6 @@ async def create_park(*, session: AsyncSession, data: ParkCreate) -> Park:
     _index_texts(park)
     session.add(park)
     await session.flush()
-    await session.refresh(park)
     await outbox.add(session, park_state(park))
     return park
 
@@ -152,7 +151,6 @@ async def update_park(
     check_consistency(park)
     _index_texts(park)
     await session.flush()  # a lost race surfaces here: StaleDataError, answered 409
-    await session.refresh(park)
     await outbox.add(session, park_state(park, ParkUpdatedV1))
     return park
 

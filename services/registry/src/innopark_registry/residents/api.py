@@ -9,7 +9,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from innopark_shared.auth import CurrentPrincipal, OptionalPrincipal, Principal
-from innopark_shared.db import Database, DatabaseDep, SessionDep
+from innopark_shared.db import Database, DatabaseDep, ReadSessionDep, SessionDep
 from innopark_shared.errors import Unprocessable
 from innopark_shared.pagination import CursorQuery, LimitQuery, Page
 
@@ -76,7 +76,7 @@ def _export(
 async def list_park_residents(
     park_id: UUID,
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     database: DatabaseDep,
     principal: OptionalPrincipal,
     filters: Annotated[ResidentFilters, Query()],
@@ -102,7 +102,7 @@ async def list_park_residents(
 )
 async def list_residents(
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     database: DatabaseDep,
     principal: OptionalPrincipal,
     filters: Annotated[ResidentFilters, Query()],
@@ -125,7 +125,7 @@ async def list_residents(
     "managers and the company itself)",
 )
 async def get_resident(
-    resident_id: UUID, session: SessionDep, principal: OptionalPrincipal, response: Response
+    resident_id: UUID, session: ReadSessionDep, principal: OptionalPrincipal, response: Response
 ) -> ResidentRead:
     resident = await service.get_resident(session=session, resident_id=resident_id)
     tag(response, resident)

@@ -107,7 +107,6 @@ async def admit_resident(
     await _refuse_a_taken_legal_id(session, resident)
     session.add(resident)
     await _flush(session, resident)
-    await session.refresh(resident)
     await outbox.add(session, resident_state(resident))
     return resident
 
@@ -144,7 +143,6 @@ async def update_resident(
     _derive(resident)
     await _refuse_a_taken_legal_id(session, resident)
     await _flush(session, resident)
-    await session.refresh(resident)
     await outbox.add(session, resident_state(resident, ResidentUpdatedV1))
     return resident
 
@@ -168,7 +166,6 @@ async def record_departure(
         raise Unprocessable.for_field("left_on", "a resident cannot leave before it was admitted")
     resident.status, resident.left_on = "left", left_on
     await session.flush()
-    await session.refresh(resident)
     await outbox.add(
         session, ResidentLeftV1(resident_id=resident.id, park_id=resident.park_id, left_on=left_on)
     )
