@@ -4,9 +4,11 @@ served as JWKS by a real HTTP server, revocations in a real PostgreSQL table."""
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 
 import httpx
+import jwt
 import pytest
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, FastAPI
@@ -123,3 +125,25 @@ async def test_revoked_versions_are_refused_and_later_ones_accepted(
     finally:
         await revocations.stop()
         await database.dispose()
+
+
+async def test_a_verified_token_is_refused_once_it_expires(token_issuer):
+    # Verified tokens are kept (no second signature check); their expiry still holds.
+    verifier = TokenVerifier(
+        jwks_url=token_issuer.jwks_url,
+        issuer=token_issuer.issuer,
+        audience=token_issuer.audience,
+        leeway=0,
+    )
+    app = scoped_app(verifier)
+    token = token_issuer.token("expert", ttl=2)
+    expires = jwt.decode(token, options={"verify_signature": False})["exp"]
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://t"
+    ) as http:
+        headers = {"Authorization": f"Bearer {token}"}
+        assert (await http.get("/things", headers=headers)).status_code == 200
+        assert (await http.get("/things", headers=headers)).status_code == 200
+        await asyncio.sleep(max(0.0, expires - time.time()) + 0.2)
+        late = await http.get("/things", headers=headers)
+        assert late.status_code == 401 and late.json()["detail"] == "Token expired"

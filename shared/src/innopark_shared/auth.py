@@ -24,6 +24,7 @@ from uuid import UUID
 
 import httpx
 import jwt
+from cachetools import LRUCache
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
@@ -123,6 +124,11 @@ class Principal:
         return principal
 
 
+# Clock skew allowed between the issuer and this process.
+TOKEN_LEEWAY_SECONDS = 10
+VERIFIED_TOKENS_KEPT = 10_000
+
+
 class TokenVerifier:
     """Verifies JWTs against a JWKS fetched over HTTP, cached and refreshed on unknown keys.
 
@@ -139,6 +145,7 @@ class TokenVerifier:
         refresh_interval: float = 300.0,
         min_refetch_interval: float = 5.0,
         jwks: dict[str, Any] | None = None,
+        leeway: float = TOKEN_LEEWAY_SECONDS,
     ) -> None:
         if not jwks_url and jwks is None:
             raise ValueError("TokenVerifier needs jwks_url or jwks")
@@ -147,10 +154,18 @@ class TokenVerifier:
         self.audience = audience
         self.refresh_interval = refresh_interval
         self.min_refetch_interval = min_refetch_interval
+        self.leeway = leeway
         self._keys: dict[str, jwt.PyJWK] = {}
         self._fetched_at = 0.0
         self._lock = asyncio.Lock()
         self._static = jwks is not None
+        # Tokens already verified, with the key that signed them: checking an ES256
+        # signature is a tenth of a write's CPU, and a client sends the same token for
+        # as long as it lives. Bounded; each entry still answers to its expiry, to its
+        # key still being published, and to revocation, on every request.
+        self._verified: LRUCache[str, tuple[Principal, str, float]] = LRUCache(
+            maxsize=VERIFIED_TOKENS_KEPT
+        )
         # Set by the app once its revocation list is loaded; None checks nothing.
         self.revocations: Revocations | None = None
         if jwks is not None:
@@ -158,6 +173,8 @@ class TokenVerifier:
 
     async def _refresh(self, *, force: bool) -> None:
         if self._static:
+            return
+        if not force and self._keys and time.monotonic() - self._fetched_at < self.refresh_interval:
             return
         async with self._lock:
             age = time.monotonic() - self._fetched_at
@@ -186,13 +203,33 @@ class TokenVerifier:
             raise Unauthorized("Token signed by an unknown key") from None
 
     async def verify(self, token: str) -> Principal:
+        known = self._verified.get(token)
+        if known is not None:
+            await self._refresh(force=False)  # a withdrawn key ends its tokens here too
+            principal, kid, expires = known
+            if time.time() <= expires + self.leeway and kid in self._keys:
+                return self._not_revoked(principal)
+            del self._verified[token]
+        principal, kid, expires = await self._verify_signature(token)
+        self._verified[token] = (principal, kid, expires)
+        return self._not_revoked(principal)
+
+    def _not_revoked(self, principal: Principal) -> Principal:
+        if self.revocations is not None and self.revocations.is_revoked(
+            principal.subject, principal.version
+        ):
+            raise Unauthorized("Token revoked")
+        return principal
+
+    async def _verify_signature(self, token: str) -> tuple[Principal, str, float]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
             raise Unauthorized("Malformed token") from exc
         if header.get("alg") not in ALLOWED_ALGORITHMS:
             raise Unauthorized("Token algorithm not accepted")
-        key = await self._key_for(str(header.get("kid", "")))
+        kid = str(header.get("kid", ""))
+        key = await self._key_for(kid)
         try:
             claims = jwt.decode(
                 token,
@@ -201,18 +238,13 @@ class TokenVerifier:
                 audience=self.audience,
                 issuer=self.issuer,
                 options={"require": ["exp", "iat", "sub", "iss", "aud"]},
-                leeway=10,
+                leeway=self.leeway,
             )
         except jwt.ExpiredSignatureError as exc:
             raise Unauthorized("Token expired") from exc
         except jwt.PyJWTError as exc:
             raise Unauthorized("Invalid token") from exc
-        principal = Principal.from_claims(claims)
-        if self.revocations is not None and self.revocations.is_revoked(
-            principal.subject, principal.version
-        ):
-            raise Unauthorized("Token revoked")
-        return principal
+        return Principal.from_claims(claims), kid, float(claims["exp"])
 
 
 _bearer = HTTPBearer(auto_error=False, description="JWT from POST /api/v1/auth/token")
