@@ -111,7 +111,7 @@ class RevocationList:
         stmt = sa.select(t.c.subject, t.c.min_version, t.c.updated_at)
         if self._since is not None:
             stmt = stmt.where(t.c.updated_at > self._since - OVERLAP)
-        async with self.database.transaction() as session:
+        async with self.database.reading() as session:  # one statement: no BEGIN, COMMIT
             rows = (await session.execute(stmt)).all()
         for subject, min_version, updated_at in rows:
             self.note(subject, min_version)
