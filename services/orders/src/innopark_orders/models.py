@@ -133,8 +133,19 @@ class KnownResident(Base):
     synced_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=_now())
 
     __table_args__ = (
-        sa.Index("ix_known_residents_tags", "tags", postgresql_using="gin"),
-        sa.Index("ix_known_residents_search", "search", postgresql_using="gin"),
+        # No pending list (migration 0009): matching scans these once per combination.
+        sa.Index(
+            "ix_known_residents_tags",
+            "tags",
+            postgresql_using="gin",
+            postgresql_with={"fastupdate": "off"},
+        ),
+        sa.Index(
+            "ix_known_residents_search",
+            "search",
+            postgresql_using="gin",
+            postgresql_with={"fastupdate": "off"},
+        ),
     )
 
 
