@@ -221,3 +221,105 @@ async def test_a_departure_or_removal_before_the_event_it_ends_is_kept(world):
     parks, residents = await _matches(world, order)
     assert resident_id not in {m.target_id for m in residents}
     assert park_id not in {m.target_id for m in parks}
+
+
+async def test_a_resident_with_fewer_tags_but_more_text_is_still_ranked(world, settings):
+    """Residents sharing fewer of the order's tags are ranked for text only while their
+    tag score plus the largest text score can still reach the list: one that can must be
+    ranked, and placed by its score, not by its tags."""
+    uid = uuid.uuid4().hex[:6]
+    tags = [f"tag{uid}x{i}" for i in range(5)]
+    words = [f"w{uid}x{i}" for i in range(20)]
+    park = await world.park("Tier Park", ["materials"])
+    three = await world.known_resident(park, "Three Tags", tags[:3])
+    two = await world.known_resident(park, "Two Tags", tags[:2])
+    # One tag, and every word of the order's text, each several times.
+    one_texty = await world.known_resident(park, "One Tag", tags[:1], " ".join(words * 5))
+    one = await world.known_resident(park, "One Tag Only", tags[1:2])
+    partner = await world.partner()
+    order = await world.published(
+        partner, technology_tags=tags, title=" ".join(words[:10]), description=" ".join(words)
+    )
+    # The whole list: the resident sharing one tag but all the text outranks the one
+    # sharing two tags and no other word.
+    _, residents = await matching.match_order(world.session, order=order, settings=settings)
+    assert [m.target_id for m in residents] == [three, one_texty, two, one]
+    texty = residents[1].explanation
+    assert texty["matched_tags"] == [tags[0]] and texty["tag_score"] == 0.2
+    assert residents[1].score == pytest.approx(0.7 * 0.2 + 0.3 * texty["text_score"], abs=1e-3)
+    assert residents[1].score > residents[2].score
+    # A list of two: by tags alone it would be `three` and `two`; the one-tag resident can
+    # still reach it (0.7 * 1/5 + 0.3 * text_max > the second score) and does.
+    short = settings.model_copy(update={"match_max_residents": 2})
+    _, residents = await matching.match_order(world.session, order=order, settings=short)
+    assert [m.target_id for m in residents] == [three, one_texty]
+
+
+def _lexemes(**shares: float | None) -> list[matching.Lexeme]:
+    return [matching.Lexeme(word, f"'{word}'", share) for word, share in shares.items()]
+
+
+def test_text_candidates_take_the_rarest_alone_then_pairs():
+    lexemes = _lexemes(common=0.9, usual=0.3, rare=0.01, rarer=0.005, unique=0.0001)
+    # Of 100,000 residents: the rarest alone while their expected residents stay within
+    # half the budget, then pairs of the next ones within the other half.
+    assert matching.text_candidates(lexemes, 2, 100_000, budget=2_000) == [
+        ["unique"],
+        ["rarer"],
+        ["rare", "usual"],
+    ]
+    assert matching.text_candidates(lexemes, 2, 100_000, budget=20_000) == [
+        ["unique"],
+        ["rarer"],
+        ["rare"],
+    ]
+    # A budget nothing fits: still the rarest pair, never no candidate.
+    assert matching.text_candidates(lexemes, 2, 100_000, budget=1) == [["unique", "rarer"]]
+    # Lexemes nobody is known to have cost nothing alone, and are not paired.
+    absent = _lexemes(**{f"absent{i}": 0.00001 for i in range(12)}, rare=0.01, usual=0.02)
+    assert matching.text_candidates(absent, 2, 100_000, budget=2_000)[-1] == ["rare", "usual"]
+    # Everything fits the budget: every lexeme is a candidate alone.
+    assert len(matching.text_candidates(lexemes, 2, 100, budget=10_000)) == 5
+    # No statistics yet: exact, every lexeme (or every pair when two are needed).
+    unknown = _lexemes(a=None, b=None, c=None)
+    assert matching.text_candidates(unknown, 1, 0) == [["a"], ["b"], ["c"]]
+    assert matching.text_candidates(unknown, 2, 0) == [["a", "b"], ["a", "c"], ["b", "c"]]
+
+
+def test_least_lexemes_follows_from_the_floor(settings):
+    # min score 0.05 = 0.3 * text_score: rank 0.01; at most 0.1 * share of lexemes had.
+    assert matching.least_lexemes(0.05, settings, 20) == 2
+    assert matching.least_lexemes(0.05, settings, 10) == 1
+    assert matching.least_lexemes(0.1, settings, 20) == 5
+    # Above what text alone can score: nobody.
+    assert matching.least_lexemes(0.25, settings, 20) == 21
+
+
+async def test_with_statistics_a_text_only_match_is_still_found(world, settings, monkeypatch):
+    """Once the residents' text has statistics, residents sharing no tag are looked for
+    by the order's rarest lexemes (alone, then in pairs): the one sharing the order's rare
+    word and its common ones is found and ranked first."""
+    uid = uuid.uuid4().hex[:6]
+    park = await world.park("Stats Park", ["materials"])
+    for i in range(40):
+        await world.known_resident(
+            park, f"Filler {i}", [f"other{uid}"], "membranes for gas separation"
+        )
+    rare = f"zeolite{uid}"
+    texty = await world.known_resident(
+        park, "Sorbent Works", ["adsorbents"], f"{rare} membranes {rare} for gas separation"
+    )
+    await world.session.execute(sa.text("ANALYZE known_residents"))
+    lexemes, residents = await matching._order_lexemes(world.session, f"{rare} membranes gas")
+    assert residents >= 41 and all(x.share is not None for x in lexemes)
+    partner = await world.partner()
+    order = await world.published(
+        partner,
+        technology_tags=[f"tag{uid}"],
+        title=f"Need {rare} membranes",
+        description=f"Gas separation with {rare} membranes",
+    )
+    _, found = await matching.match_order(world.session, order=order, settings=settings)
+    assert found[0].target_id == texty
+    assert rare in found[0].explanation["matched_terms"]
+    assert found[0].explanation["matched_tags"] == []
