@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -417,20 +418,49 @@ class MethodNotAllowedMiddleware:
         await self.app(scope, receive, send)
 
     @staticmethod
-    def _allowed(scope: Scope) -> set[str] | None:
-        routes = _api_routes(scope)
-        path = scope["path"]
-        # The path item is the first route's (in routing order) whose template matches.
-        owner = next((r.path_format for r in routes if r.path_regex.match(path)), None)
-        if owner is None:
-            return None
-        methods: set[str] = set()
+    def _allowed(scope: Scope) -> frozenset[str] | None:
+        return _path_items(scope).allowed(scope["path"])
+
+
+class _PathItems:
+    """The app's path templates in routing order, as one regular expression: the first
+    template matching a path is one match, not a scan of every route (2 % of a read)."""
+
+    def __init__(self, routes: list[Any]) -> None:
+        methods: dict[str, set[str]] = {}
+        patterns: dict[str, str] = {}
         for route in routes:
-            if route.path_format == owner:
-                methods |= set(route.methods or ())
-        if "GET" in methods:
-            methods.add("HEAD")
-        return methods
+            methods.setdefault(route.path_format, set()).update(route.methods or ())
+            # Named groups would clash across templates; only which template matched counts.
+            patterns.setdefault(
+                route.path_format, re.sub(r"\(\?P<[^>]+>", "(?:", route.path_regex.pattern)
+            )
+        self._templates = list(patterns)
+        self._allowed = [
+            frozenset(methods[t] | ({"HEAD"} if "GET" in methods[t] else set()))
+            for t in self._templates
+        ]
+        self._regex = re.compile(
+            "|".join(f"(?P<t{i}>{pattern})" for i, pattern in enumerate(patterns.values()))
+        )
+
+    def allowed(self, path: str) -> frozenset[str] | None:
+        """The methods of the path item `path` belongs to; None outside every template."""
+        found = self._regex.match(path) if self._templates else None
+        if found is None or found.lastgroup is None:
+            return None
+        return self._allowed[int(found.lastgroup[1:])]
+
+
+def _path_items(scope: Scope) -> _PathItems:
+    app = scope.get("app")
+    state = getattr(app, "state", None)
+    items = getattr(state, "path_items", None) if state is not None else None
+    if items is None:
+        items = _PathItems(_api_routes(scope))
+        if state is not None:
+            state.path_items = items
+    return items
 
 
 async def _keep_running(job: Callable[[FastAPI], Awaitable[None]], app: FastAPI) -> None:

@@ -1,0 +1,51 @@
+"""A path answers the methods of its own path item: the first template (in routing order)
+that matches the path owns it, even when a later template would take the method."""
+
+from fastapi import APIRouter, FastAPI
+from httpx import ASGITransport, AsyncClient
+from innopark_shared.errors import install_problem_handlers
+from innopark_shared.web import MethodNotAllowedMiddleware
+
+
+def app_with_overlapping_paths() -> FastAPI:
+    router = APIRouter(prefix="/api/v1")
+
+    @router.get("/parks/autocomplete")
+    async def autocomplete() -> list[str]:
+        return []
+
+    @router.get("/parks/{park_id}")
+    async def read(park_id: str) -> dict[str, str]:
+        return {"id": park_id}
+
+    @router.patch("/parks/{park_id}")
+    async def change(park_id: str) -> dict[str, str]:
+        return {"id": park_id}
+
+    @router.delete("/parks/{park_id}/residents/{resident_id}", status_code=204)
+    async def remove(park_id: str, resident_id: str) -> None:
+        return None
+
+    app = FastAPI()
+    install_problem_handlers(app)
+    app.include_router(router)
+    app.add_middleware(MethodNotAllowedMiddleware)
+    return app
+
+
+async def test_each_path_answers_its_own_methods_and_names_them():
+    app = app_with_overlapping_paths()
+    async with AsyncClient(transport=ASGITransport(app), base_url="http://t") as client:
+        # Starlette alone would route this to PATCH /parks/{park_id}.
+        wrong = await client.patch("/api/v1/parks/autocomplete")
+        assert wrong.status_code == 405
+        assert wrong.headers["allow"] == "GET, HEAD"
+        assert wrong.headers["content-type"] == "application/problem+json"
+        assert (await client.patch("/api/v1/parks/p1")).json() == {"id": "p1"}
+        posted = await client.post("/api/v1/parks/p1")
+        assert posted.status_code == 405 and posted.headers["allow"] == "GET, HEAD, PATCH"
+        nested = await client.get("/api/v1/parks/p1/residents/r1")
+        assert nested.status_code == 405 and nested.headers["allow"] == "DELETE"
+        assert (await client.delete("/api/v1/parks/p1/residents/r1")).status_code == 204
+        assert (await client.get("/api/v1/nowhere")).status_code == 404
+        assert (await client.get("/api/v1/parks/autocomplete")).json() == []
