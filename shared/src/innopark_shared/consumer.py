@@ -54,7 +54,7 @@ OUTAGE_BACKOFF_MAX_SECONDS = 5.0
 DEAD_LETTER_COUNT_SECONDS = 15.0
 BROKER_MEMORY_CHECK_SECONDS = 2.0
 INBOX_PRUNE_SECONDS = 600.0
-# At most this many records of one partition are applied in one transaction.
+# At most this many records (of all partitions together) are applied in one transaction.
 MAX_BATCH_RECORDS = 500
 
 
@@ -185,8 +185,11 @@ class ConsumerRunner:
             batch = await consumer.getmany(timeout_ms=500, max_records=MAX_BATCH_RECORDS)
             if not batch:
                 continue
-            for records in batch.values():
-                if not await self._apply_together(records):
+            # Every partition's records in one transaction, each partition's in its order:
+            # one BEGIN, inbox INSERT and COMMIT per fetch rather than per partition (at
+            # 200 ev/s over three partitions a fetch holds one or two events of each).
+            if not await self._apply_together([r for records in batch.values() for r in records]):
+                for records in batch.values():
                     seen = await self._already_processed(records)
                     for record in records:
                         await self._process(record, seen)
@@ -229,7 +232,7 @@ class ConsumerRunner:
                 await consumer.seek_to_beginning(*partitions)
 
     async def _apply_together(self, records: list[ConsumerRecord]) -> bool:
-        """The fast path: apply a partition's fetched records in one transaction, their
+        """The fast path: apply a fetch's records in one transaction, their
         inbox rows inserted in one statement. True when every record was settled this way
         (applied, a repeat, or an unknown type skipped by policy).
 
