@@ -443,3 +443,82 @@ async def test_a_fetched_batch_is_applied_together_and_a_poison_in_it_costs_noth
         await runner.stop()
         await producer.stop()
         await db.dispose()
+
+
+async def test_a_batch_handler_takes_runs_of_its_events_and_alone_on_the_careful_path(infra):
+    """Consecutive events of one `on_batch` handler in a fetch reach it in one call, in
+    order; an event of another handler between them splits the run; and when the fetch
+    goes down the careful path (a poison in it), the batch handler gets them one by one,
+    each applied exactly once."""
+    db, metadata, things, settings = await _consumer_world(
+        infra, "runs", consumer_max_retries=1, consumer_retry_backoff_seconds=0.01
+    )
+    subscriptions = Subscriptions()
+    prefix = uuid.uuid4().hex[:8]
+    topic = f"innopark.test.runs.{prefix}"
+
+    class RunThingV1(ThingHappenedV1):
+        event_type = "org.innopark.test.runs.thing.v1"
+        topic = f"innopark.test.runs.{prefix}"
+
+    class OtherThingV1(ThingHappenedV1):
+        event_type = "org.innopark.test.runs.other.v1"
+        topic = f"innopark.test.runs.{prefix}"
+
+    calls: list[list[str]] = []
+
+    @subscriptions.on_batch(RunThingV1)
+    async def on_things(events: list[tuple[RunThingV1, HandlerContext]]) -> None:
+        names = [event.name for event, _ in events]
+        if any(name.endswith("-poison") for name in names):
+            raise RuntimeError("cannot apply this one")
+        calls.append(names)
+        session = events[0][1].session
+        await session.execute(
+            sa.insert(things), [{"id": event.thing_id, "name": event.name} for event, _ in events]
+        )
+
+    @subscriptions.on(OtherThingV1)
+    async def on_other(event: OtherThingV1, ctx: HandlerContext) -> None:
+        calls.append([event.name])
+        await ctx.session.execute(sa.insert(things).values(id=event.thing_id, name=event.name))
+
+    await ensure_topics(settings, [topic])
+    producer = make_producer(settings)
+    await producer.start()
+
+    async def send_together(records: list[tuple[bytes, list]]) -> None:
+        batch = producer.create_batch()
+        for body, headers in records:
+            assert batch.append(key=prefix.encode(), value=body, timestamp=None, headers=headers)
+        await (await producer.send_batch(batch, topic, partition=0))
+
+    async def names() -> list[str]:
+        async with db.transaction() as s:
+            rows = await s.scalars(sa.select(things.c.name).where(things.c.name.like(f"{prefix}%")))
+            return sorted(rows)
+
+    def run(name: str) -> tuple[bytes, list]:
+        return _thing(f"{prefix}-{name}", RunThingV1.event_type)
+
+    runner = ConsumerRunner(
+        settings=settings, database=db, metadata=metadata, subscriptions=subscriptions
+    )
+    try:
+        await send_together(
+            [run("a1"), run("a2"), _thing(f"{prefix}-b1", OtherThingV1.event_type), run("a3")]
+        )
+        runner.start()
+        assert await wait_until(lambda: _count_is(names, 4), timeout=30), await names()
+        assert calls == [[f"{prefix}-{n}" for n in run_] for run_ in (["a1", "a2"], ["b1"], ["a3"])]
+
+        calls.clear()
+        await send_together([run("c1"), run("poison"), run("c2")])
+        assert await wait_until(lambda: _count_is(names, 6), timeout=30), await names()
+        await asyncio.sleep(1)  # nothing more arrives
+        assert calls == [[f"{prefix}-c1"], [f"{prefix}-c2"]]  # one by one, each once
+        assert runner.dead_lettered == 1
+    finally:
+        await runner.stop()
+        await producer.stop()
+        await db.dispose()

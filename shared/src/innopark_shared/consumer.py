@@ -26,7 +26,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Collection, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
@@ -43,7 +43,7 @@ from .kafka import BrokerMemory, Envelope, ensure_topics, make_consumer, make_pr
 from .logs import bind_event
 from .outages import is_transient
 from .settings import ServiceSettings
-from .subscriptions import Handler, HandlerContext, Subscriptions
+from .subscriptions import BatchHandler, Handler, HandlerContext, Subscriptions
 from .tracing import SpanKind, context_from, tracer
 
 log = logging.getLogger(__name__)
@@ -262,14 +262,20 @@ class ConsumerRunner:
             try:
                 async with self.database.transaction() as session:
                     new = await self._into_inbox(session, [e for _, e, _, _ in parsed])
-                    for record, envelope, event, handler in parsed:
-                        if envelope.id not in new:
-                            continue
-                        new.discard(envelope.id)  # the same id twice in one batch: once
-                        with self._consumer_span(record, envelope):
-                            await self._run_handler(event, envelope, handler, session)
-                            log.debug("consumer %s: applied", self.group)
-                        applied += 1
+                    fresh = []
+                    for item in parsed:
+                        if item[1].id in new:
+                            new.discard(item[1].id)  # the same id twice in one batch: once
+                            fresh.append(item)
+                    for group, batch_handler in self._runs(fresh):
+                        if batch_handler is None or len(group) == 1:
+                            record, envelope, event, handler = group[0]
+                            with self._consumer_span(record, envelope):
+                                await self._run_handler(event, envelope, handler, session)
+                                log.debug("consumer %s: applied", self.group)
+                        else:
+                            await self._run_batch(group, batch_handler, session)
+                        applied += len(group)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -286,6 +292,52 @@ class ConsumerRunner:
         if last is not None and last.time is not None:
             self.last_event_lag_seconds = max(0.0, (datetime.now(UTC) - last.time).total_seconds())
         return True
+
+    def _runs(
+        self, items: list[tuple[ConsumerRecord, Envelope, IntegrationEvent, Handler]]
+    ) -> Iterator[
+        tuple[list[tuple[ConsumerRecord, Envelope, IntegrationEvent, Handler]], BatchHandler | None]
+    ]:
+        """`items` in order, as runs of consecutive events one batch handler takes (with
+        it), and single events of other handlers (with None)."""
+        i = 0
+        while i < len(items):
+            batch_handler = self.subscriptions.batch_handler(items[i][1].type)
+            j = i + 1
+            if batch_handler is not None:
+                while j < len(items) and (
+                    self.subscriptions.batch_handler(items[j][1].type) is batch_handler
+                ):
+                    j += 1
+            yield items[i:j], batch_handler
+            i = j
+
+    async def _run_batch(
+        self,
+        group: list[tuple[ConsumerRecord, Envelope, IntegrationEvent, Handler]],
+        batch_handler: BatchHandler,
+        session: AsyncSession,
+    ) -> None:
+        """Several events in one call of their batch handler. Each keeps its consumer span
+        (child of its publisher's); the one handle span is the last one's child."""
+        with ExitStack() as spans:
+            for record, envelope, _, _ in group:
+                spans.enter_context(self._consumer_span(record, envelope))
+            name = getattr(batch_handler, "__qualname__", repr(batch_handler))
+            with tracer().start_as_current_span(
+                f"handle {group[-1][1].type}",
+                attributes={
+                    "code.function.name": name,
+                    "messaging.batch.message_count": len(group),
+                },
+            ):
+                await batch_handler(
+                    [
+                        (event, HandlerContext(session=session, envelope=envelope))
+                        for _, envelope, event, _ in group
+                    ]
+                )
+            log.debug("consumer %s: applied %d together", self.group, len(group))
 
     @contextmanager
     def _consumer_span(self, record: ConsumerRecord, envelope: Envelope) -> Iterator[None]:

@@ -26,6 +26,9 @@ class HandlerContext:
 
 
 Handler = Callable[[Any, HandlerContext], Awaitable[None]]
+# A handler of several events at once: (event, context) pairs in delivery order, every
+# context with the same session.
+BatchHandler = Callable[[list[tuple[Any, HandlerContext]]], Awaitable[None]]
 
 
 class Subscriptions:
@@ -33,6 +36,7 @@ class Subscriptions:
 
     def __init__(self) -> None:
         self._handlers: dict[str, tuple[type[IntegrationEvent], Handler]] = {}
+        self._batch_handlers: dict[str, BatchHandler] = {}
 
     def on(self, event_cls: type[E]) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
@@ -43,8 +47,30 @@ class Subscriptions:
 
         return register
 
+    def on_batch(self, event_cls: type[E]) -> Callable[[BatchHandler], BatchHandler]:
+        """Like `on`, for a handler that applies several events in one go (one statement
+        for a read model's upserts, say). The consumer gives it the consecutive events of
+        a fetch that it handles, in order; the careful path (an event alone, retried or
+        dead-lettered) gives it one. It must leave the same state as applying them one
+        by one would."""
+
+        def register(handler: BatchHandler) -> BatchHandler:
+            async def one(event: Any, ctx: HandlerContext) -> None:
+                await handler([(event, ctx)])
+
+            one.__qualname__ = getattr(handler, "__qualname__", repr(handler))
+            self.on(event_cls)(one)
+            self._batch_handlers[event_cls.event_type] = handler
+            return handler
+
+        return register
+
     def get(self, event_type: str) -> tuple[type[IntegrationEvent], Handler] | None:
         return self._handlers.get(event_type)
+
+    def batch_handler(self, event_type: str) -> BatchHandler | None:
+        """The handler registered with `on_batch` for `event_type`, if any."""
+        return self._batch_handlers.get(event_type)
 
     @property
     def topics(self) -> list[str]:

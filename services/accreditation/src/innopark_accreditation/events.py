@@ -10,7 +10,6 @@ be an expert) and token revocations.
 from __future__ import annotations
 
 from innopark_shared.consumer import HandlerContext, Subscriptions
-from innopark_shared.contracts import ParkCreatedV1, ParkRemovedV1, ParkUpdatedV1
 from innopark_shared.contracts.accreditation import (
     CertificateAmendedV1,
     CertificateExpiredV1,
@@ -22,11 +21,11 @@ from innopark_shared.contracts.accreditation import (
 )
 from innopark_shared.contracts.gateway import UserCreatedV1, UserDeletedV1, UserUpdatedV1
 from innopark_shared.outbox import topics_of
+from innopark_shared.readmodels.parks import subscribe_known_parks
 from innopark_shared.readmodels.revocations import subscribe_revocations
 
 from .applications import experts
-from .models import token_revocations
-from .parks import service as parks
+from .models import known_parks, token_revocations
 
 PUBLISHES: list[str] = topics_of(
     CertificateGrantedV1,
@@ -43,15 +42,8 @@ subscriptions = Subscriptions()
 subscribe_revocations(subscriptions, token_revocations)
 
 
-@subscriptions.on(ParkCreatedV1)
-@subscriptions.on(ParkUpdatedV1)
-async def on_park_changed(event: ParkCreatedV1, ctx: HandlerContext) -> None:
-    await parks.record_park(session=ctx.session, event=event, event_time=ctx.envelope.time)
-
-
-@subscriptions.on(ParkRemovedV1)
-async def on_park_removed(event: ParkRemovedV1, ctx: HandlerContext) -> None:
-    await parks.record_park_removed(session=ctx.session, event=event, event_time=ctx.envelope.time)
+# The registry's parks, kept in `known_parks` (a fetch's park states in one statement).
+subscribe_known_parks(subscriptions, known_parks)
 
 
 @subscriptions.on(UserCreatedV1)

@@ -22,18 +22,16 @@ from innopark_shared.contracts.events import (
     RegistrationWaitlistedV1,
 )
 from innopark_shared.contracts.registry import (
-    ParkCreatedV1,
-    ParkRemovedV1,
-    ParkUpdatedV1,
     ResidentAdmittedV1,
     ResidentLeftV1,
     ResidentUpdatedV1,
 )
 from innopark_shared.outbox import topics_of
+from innopark_shared.readmodels.parks import subscribe_known_parks
 from innopark_shared.readmodels.revocations import subscribe_revocations
 
 from . import hostparks
-from .models import token_revocations
+from .models import known_parks, token_revocations
 
 PUBLISHES: list[str] = topics_of(
     # innopark.events.events
@@ -57,15 +55,8 @@ subscribe_revocations(subscriptions, token_revocations)
 
 
 # Parks: which may host an event, and which are members of the association.
-@subscriptions.on(ParkCreatedV1)
-@subscriptions.on(ParkUpdatedV1)
-async def on_park_changed(event: ParkCreatedV1, ctx: HandlerContext) -> None:
-    await hostparks.record_park(ctx.session, event, ctx.envelope.time)
-
-
-@subscriptions.on(ParkRemovedV1)
-async def on_park_removed(event: ParkRemovedV1, ctx: HandlerContext) -> None:
-    await hostparks.record_park_removed(ctx.session, event, ctx.envelope.time)
+# (a fetch's park states in one statement)
+subscribe_known_parks(subscriptions, known_parks)
 
 
 # Residents (and their park) decide who may register for members-only events.

@@ -17,7 +17,11 @@ from innopark_shared.contracts.registry import (
     ResidentAdmittedV1,
     ResidentLeftV1,
 )
-from innopark_shared.readmodels.parks import apply_park_removed, apply_park_snapshot
+from innopark_shared.readmodels.parks import (
+    apply_park_removed,
+    apply_park_snapshot,
+    apply_park_snapshots,
+)
 
 
 def _rounded(value: float) -> float:
@@ -323,3 +327,39 @@ async def test_with_statistics_a_text_only_match_is_still_found(world, settings,
     assert found[0].target_id == texty
     assert rare in found[0].explanation["matched_terms"]
     assert found[0].explanation["matched_tags"] == []
+
+
+async def test_park_states_applied_together_leave_what_one_by_one_would(world):
+    """A consumer's batch sends a fetch's park states in one statement: of two states of
+    one park the newer wins whatever their order in the fetch, and a state older than the
+    stored one changes nothing."""
+    first, second = uuid.uuid4(), uuid.uuid4()
+    t0 = datetime.now(UTC)
+
+    def state(park_id: uuid.UUID, name: str, at: datetime) -> tuple[ParkCreatedV1, datetime]:
+        event = ParkCreatedV1(
+            park_id=park_id,
+            name=name,
+            kind="technopark",
+            country="RU",
+            region="Tatarstan",
+            created_at=t0,
+        )
+        return event, at
+
+    await apply_park_snapshots(world.session, known_parks, [state(second, "Second v2", t0)])
+    await apply_park_snapshots(
+        world.session,
+        known_parks,
+        [
+            state(first, "First v2", t0 + timedelta(seconds=2)),
+            state(first, "First v1", t0 + timedelta(seconds=1)),  # older, later in the fetch
+            state(second, "Second v1", t0 - timedelta(seconds=1)),  # older than the stored
+        ],
+    )
+    rows = await world.session.execute(
+        sa.select(known_parks.c.park_id, known_parks.c.name).where(
+            known_parks.c.park_id.in_([first, second])
+        )
+    )
+    assert dict(rows.all()) == {first: "First v2", second: "Second v2"}

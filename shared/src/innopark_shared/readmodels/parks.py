@@ -7,7 +7,9 @@ module is the one definition of that table, its first migration and its upkeep.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
@@ -64,20 +66,38 @@ async def apply_park_snapshot(
     session: AsyncSession, table: sa.Table, event: ParkCreatedV1, event_time: datetime | None
 ) -> None:
     """Upsert from a park created/updated event (ParkUpdatedV1 extends ParkCreatedV1)."""
-    values = {
-        "park_id": event.park_id,
-        "name": event.name,
-        "kind": event.kind,
-        "country": event.country,
-        "region": event.region,
-        "specializations": list(event.specializations),
-        "city": event.city,
-        "membership_status": event.membership_status,
-        "email": event.email,
-        "removed": False,
-        "source_time": event_time or event.created_at,
-    }
-    await session.execute(newer_wins_upsert(table, "park_id", tuple(values)), values)
+    await apply_park_snapshots(session, table, [(event, event_time)])
+
+
+async def apply_park_snapshots(
+    session: AsyncSession,
+    table: sa.Table,
+    events: Sequence[tuple[ParkCreatedV1, datetime | None]],
+) -> None:
+    """`apply_park_snapshot` for several events in one statement (a consumer's batch):
+    one round trip instead of one per event. Of two states of one park in `events`, the
+    newer is sent (the later on a tie), which is what applying them in turn leaves."""
+    newest: dict[uuid.UUID, dict[str, Any]] = {}
+    for event, event_time in events:
+        values = {
+            "park_id": event.park_id,
+            "name": event.name,
+            "kind": event.kind,
+            "country": event.country,
+            "region": event.region,
+            "specializations": list(event.specializations),
+            "city": event.city,
+            "membership_status": event.membership_status,
+            "email": event.email,
+            "removed": False,
+            "source_time": event_time or event.created_at,
+        }
+        kept = newest.get(event.park_id)
+        if kept is None or kept["source_time"] <= values["source_time"]:
+            newest[event.park_id] = values
+    rows = list(newest.values())
+    if rows:
+        await session.execute(newer_wins_upsert(table, "park_id", tuple(rows[0])), rows)
 
 
 async def apply_park_removed(
@@ -105,10 +125,12 @@ async def get_known_park(session: AsyncSession, table: sa.Table, park_id: uuid.U
 def subscribe_known_parks(subscriptions: Subscriptions, table: sa.Table) -> None:
     """Register the handlers that keep `table` in step with the registry's park events."""
 
-    @subscriptions.on(ParkCreatedV1)
-    @subscriptions.on(ParkUpdatedV1)
-    async def on_park_changed(event: ParkCreatedV1, ctx: HandlerContext) -> None:
-        await apply_park_snapshot(ctx.session, table, event, ctx.envelope.time)
+    @subscriptions.on_batch(ParkCreatedV1)
+    @subscriptions.on_batch(ParkUpdatedV1)
+    async def on_parks_changed(events: list[tuple[ParkCreatedV1, HandlerContext]]) -> None:
+        await apply_park_snapshots(
+            events[0][1].session, table, [(event, ctx.envelope.time) for event, ctx in events]
+        )
 
     @subscriptions.on(ParkRemovedV1)
     async def on_park_removed(event: ParkRemovedV1, ctx: HandlerContext) -> None:
