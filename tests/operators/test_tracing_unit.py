@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import httpx
 from fastapi import FastAPI
-from innopark_shared.tracing import configure_tracing, context_from, current_headers, instrument_app
+from innopark_shared.tracing import (
+    NATIVE_TELEMETRY_OFF,
+    configure_tracing,
+    context_from,
+    current_headers,
+    instrument_app,
+)
 from opentelemetry import trace
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import SpanKind
+from opentelemetry.trace import SpanKind, StatusCode
 
 
 async def test_probes_and_scrapes_make_no_spans_and_a_caller_trace_continues() -> None:
     exporter = InMemorySpanExporter()
     configure_tracing("unit", processors=[SimpleSpanProcessor(exporter)])
-    app = FastAPI()
+    app = FastAPI(telemetry=NATIVE_TELEMETRY_OFF)  # as create_service_app makes them
 
     @app.get("/livez")
     async def livez() -> dict[str, str]:
@@ -45,7 +51,7 @@ async def test_probes_and_scrapes_make_no_spans_and_a_caller_trace_continues() -
 async def test_secrets_in_query_strings_never_reach_a_span() -> None:
     exporter = InMemorySpanExporter()
     configure_tracing("unit", processors=[SimpleSpanProcessor(exporter)])
-    app = FastAPI()
+    app = FastAPI(telemetry=NATIVE_TELEMETRY_OFF)  # as create_service_app makes them
 
     @app.get("/api/v1/things")
     async def things() -> dict[str, str]:
@@ -71,3 +77,30 @@ def test_kafka_and_row_headers_carry_the_same_context() -> None:
     assert from_row == from_kafka
     assert format(from_row.trace_id, "032x") == "4bf92f3577b34da6a3ce929d0e0e4736"
     assert not trace.get_current_span(context_from(None)).get_span_context().is_valid
+
+
+async def test_a_failing_request_leaves_an_error_span_with_the_exception() -> None:
+    exporter = InMemorySpanExporter()
+    configure_tracing("unit", processors=[SimpleSpanProcessor(exporter)])
+    app = FastAPI(telemetry=NATIVE_TELEMETRY_OFF)
+
+    @app.get("/api/v1/broken/{thing}")
+    async def broken(thing: str) -> dict[str, str]:
+        raise RuntimeError("the handler broke")
+
+    instrument_app(app)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
+        base_url="http://test",
+    ) as client:
+        answer = await client.get("/api/v1/broken/x")
+    assert answer.status_code == 500
+    [span] = [
+        s
+        for s in exporter.get_finished_spans()
+        if s.kind is SpanKind.SERVER and s.attributes.get("url.path") == "/api/v1/broken/x"
+    ]
+    assert span.name == "GET /api/v1/broken/{thing}"
+    assert span.attributes["http.route"] == "/api/v1/broken/{thing}"
+    assert span.status.status_code is StatusCode.ERROR
+    assert [e.attributes["exception.type"] for e in span.events] == ["RuntimeError"]

@@ -37,7 +37,7 @@ from .outbox import OutboxRelay
 from .readmodels.revocations import TABLE as REVOCATIONS_TABLE
 from .readmodels.revocations import RevocationList
 from .settings import ServiceSettings
-from .tracing import configure_tracing, instrument_app, shutdown_tracing
+from .tracing import NATIVE_TELEMETRY_OFF, configure_tracing, instrument_app, shutdown_tracing
 
 log = logging.getLogger(__name__)
 
@@ -166,9 +166,8 @@ def create_service_app(
         redoc_url=None,
         generate_unique_id_function=operation_id,
         # One server span per request, from instrument_app below (probes excluded, query
-        # secrets redacted); FastAPI's own telemetry would only re-check on every request
-        # that it is superseded by it.
-        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
+        # secrets redacted); FastAPI's own telemetry would repeat it.
+        telemetry=NATIVE_TELEMETRY_OFF,
     )
     app.state.settings = settings
     if webhooks is not None:
