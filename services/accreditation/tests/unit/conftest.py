@@ -22,10 +22,10 @@ from innopark_accreditation.applications.schemas import (
 from innopark_accreditation.catalogue import service as catalogues
 from innopark_accreditation.catalogue.schemas import CatalogueCreate
 from innopark_accreditation.certificates.signing import CertificateSigner
-from innopark_accreditation.models import Application, Certificate, known_users
-from innopark_accreditation.parks import service as parks
+from innopark_accreditation.models import Application, Certificate, known_parks, known_users
 from innopark_shared.auth import Principal, Role
 from innopark_shared.contracts import ParkCreatedV1
+from innopark_shared.readmodels.parks import apply_park_snapshot
 from sqlalchemy.ext.asyncio import AsyncSession
 
 OPERATOR = Principal(subject="operator-1", role=Role.OPERATOR)
@@ -72,7 +72,7 @@ class World:
             region="Tatarstan",
             created_at=datetime.now(UTC),
         )
-        await parks.record_park(session=self.session, event=event, event_time=event.created_at)
+        await apply_park_snapshot(self.session, known_parks, event, event.created_at)
         return park_id
 
     def self_assessment(self, score: str = "max") -> list[dict[str, Any]]:

@@ -9,9 +9,10 @@ from datetime import UTC, date, datetime, timedelta
 from innopark_accreditation.certificates import alerts, monitoring
 from innopark_accreditation.certificates.schemas import MonitoringReportCreate
 from innopark_accreditation.config import AccreditationSettings
-from innopark_accreditation.parks import service as parks
+from innopark_accreditation.models import known_parks
 from innopark_shared.contracts import ParkCreatedV1
 from innopark_shared.notifications import PUBLIC_BASE_URL
+from innopark_shared.readmodels.parks import apply_park_snapshot
 
 SETTINGS = AccreditationSettings(database_url="postgresql://unused/unused")
 
@@ -27,7 +28,7 @@ async def _park(world, email: str | None) -> uuid.UUID:
         created_at=datetime.now(UTC),
         email=email,
     )
-    await parks.record_park(session=world.session, event=event, event_time=event.created_at)
+    await apply_park_snapshot(world.session, known_parks, event, event.created_at)
     return park_id
 
 

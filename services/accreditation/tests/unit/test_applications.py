@@ -13,8 +13,7 @@ from innopark_accreditation.applications import assessment
 from innopark_accreditation.applications import service as applications
 from innopark_accreditation.applications.assessment import level_for
 from innopark_accreditation.applications.schemas import ApplicationUpdate
-from innopark_accreditation.models import ApplicationStatusChange, Certificate
-from innopark_accreditation.parks import service as parks
+from innopark_accreditation.models import ApplicationStatusChange, Certificate, known_parks
 from innopark_shared.auth import Principal, Role
 from innopark_shared.contracts import ParkRemovedV1
 from innopark_shared.errors import (
@@ -25,6 +24,7 @@ from innopark_shared.errors import (
     Unprocessable,
 )
 from innopark_shared.http import etag_of
+from innopark_shared.readmodels.parks import apply_park_removed
 from pydantic import ValidationError
 
 OPERATOR = Principal(subject="operator-1", role=Role.OPERATOR)
@@ -401,8 +401,6 @@ async def test_a_grant_for_a_park_the_registry_removed_is_a_conflict(world):
     app = await world.under_review(park)
     await world.top_scores(app)
     removed = ParkRemovedV1(park_id=park, removed_at=datetime.now(UTC))
-    await parks.record_park_removed(
-        session=world.session, event=removed, event_time=removed.removed_at
-    )
+    await apply_park_removed(world.session, known_parks, removed, removed.removed_at)
     with pytest.raises(Conflict):
         await world.decide(app, outcome="granted", level="gold")

@@ -11,15 +11,11 @@ from typing import Any
 import sqlalchemy as sa
 from innopark_shared.auth import Principal, Role
 from innopark_shared.contracts.registry import (
-    ParkCreatedV1,
-    ParkRemovedV1,
     ResidentAdmittedV1,
     ResidentLeftV1,
 )
 from innopark_shared.readmodels import newer_wins_upsert
 from innopark_shared.readmodels.parks import (
-    apply_park_removed,
-    apply_park_snapshot,
     get_known_park,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -62,20 +58,8 @@ async def is_member_user(session: AsyncSession, principal: Principal) -> bool:
     return bool(park and park.membership_status in MEMBER_STATUSES)
 
 
-# -- upkeep (called by the subscriptions in messaging.py) -----------------------------
-
-
-async def record_park(
-    session: AsyncSession, event: ParkCreatedV1, event_time: datetime | None
-) -> None:
-    """A park created or updated (ParkUpdatedV1 extends ParkCreatedV1)."""
-    await apply_park_snapshot(session, known_parks, event, event_time)
-
-
-async def record_park_removed(
-    session: AsyncSession, event: ParkRemovedV1, event_time: datetime | None
-) -> None:
-    await apply_park_removed(session, known_parks, event, event_time)
+# -- upkeep (called by the subscriptions in messaging.py; the parks are kept by the
+# shared `subscribe_known_parks`) ------------------------------------------------------
 
 
 async def record_resident(

@@ -8,11 +8,11 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from innopark_events import hostparks
 from innopark_events.events import queries
 from innopark_events.events import service as events
 from innopark_events.events.schemas import EventUpdate
 from innopark_events.events.service import TRANSITIONS, EventAction
+from innopark_events.models import known_parks
 from innopark_events.registrations import queries as registration_queries
 from innopark_events.registrations import service as registrations
 from innopark_shared.auth import Role
@@ -24,6 +24,7 @@ from innopark_shared.errors import (
     PreconditionFailed,
     Unprocessable,
 )
+from innopark_shared.readmodels.parks import apply_park_snapshot
 from pydantic import ValidationError
 
 
@@ -229,8 +230,9 @@ async def test_park_managers_host_at_their_own_known_park(db_session, helpers, m
         await make_event(by=manager, host_park_id=park_id)
     assert unknown.value.extensions["errors"][0]["field"] == "host_park_id"
 
-    await hostparks.record_park(
+    await apply_park_snapshot(
         db_session,
+        known_parks,
         ParkCreatedV1(
             park_id=park_id,
             name="Technopolis Himgrad",

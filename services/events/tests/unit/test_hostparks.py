@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 
 from innopark_events import hostparks
+from innopark_events.models import known_parks
 from innopark_shared.auth import Role
 from innopark_shared.contracts.registry import (
     ParkCreatedV1,
@@ -15,6 +16,7 @@ from innopark_shared.contracts.registry import (
     ResidentAdmittedV1,
     ResidentLeftV1,
 )
+from innopark_shared.readmodels.parks import apply_park_removed, apply_park_snapshot
 
 T0 = datetime.now(UTC)
 
@@ -35,8 +37,8 @@ def park(park_id, membership, cls=ParkCreatedV1):
 
 async def test_membership_follows_the_registry(db_session, helpers):
     member, outsider, resident_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
-    await hostparks.record_park(db_session, park(member, "active"), T0)
-    await hostparks.record_park(db_session, park(outsider, None), T0)
+    await apply_park_snapshot(db_session, known_parks, park(member, "active"), T0)
+    await apply_park_snapshot(db_session, known_parks, park(outsider, None), T0)
     await hostparks.record_resident(
         db_session, ResidentAdmittedV1(resident_id=resident_id, park_id=member, name="R"), T0
     )
@@ -53,21 +55,21 @@ async def test_membership_follows_the_registry(db_session, helpers):
     assert not await hostparks.is_member_user(db_session, helpers.principal(Role.EXPERT))
 
     # An older update arriving late changes nothing; a newer one does.
-    await hostparks.record_park(
-        db_session, park(member, "suspended", ParkUpdatedV1), T0 - timedelta(minutes=5)
+    await apply_park_snapshot(
+        db_session, known_parks, park(member, "suspended", ParkUpdatedV1), T0 - timedelta(minutes=5)
     )
     assert await hostparks.is_member_user(db_session, manager(member))
-    await hostparks.record_park(
-        db_session, park(member, "suspended", ParkUpdatedV1), T0 + timedelta(minutes=1)
+    await apply_park_snapshot(
+        db_session, known_parks, park(member, "suspended", ParkUpdatedV1), T0 + timedelta(minutes=1)
     )
     assert not await hostparks.is_member_user(db_session, resident)
 
-    await hostparks.record_park(
-        db_session, park(outsider, "member", ParkUpdatedV1), T0 + timedelta(1)
+    await apply_park_snapshot(
+        db_session, known_parks, park(outsider, "member", ParkUpdatedV1), T0 + timedelta(1)
     )
     assert await hostparks.is_member_user(db_session, manager(outsider))
-    await hostparks.record_park_removed(
-        db_session, ParkRemovedV1(park_id=outsider, removed_at=T0), T0 + timedelta(2)
+    await apply_park_removed(
+        db_session, known_parks, ParkRemovedV1(park_id=outsider, removed_at=T0), T0 + timedelta(2)
     )
     assert not await hostparks.is_member_user(db_session, manager(outsider))
     assert await hostparks.known_park(db_session, outsider) is None
@@ -75,7 +77,7 @@ async def test_membership_follows_the_registry(db_session, helpers):
 
 async def test_a_resident_who_left_is_no_member(db_session, helpers):
     member, resident_id = uuid.uuid4(), uuid.uuid4()
-    await hostparks.record_park(db_session, park(member, "member"), T0)
+    await apply_park_snapshot(db_session, known_parks, park(member, "member"), T0)
     await hostparks.record_resident(
         db_session, ResidentAdmittedV1(resident_id=resident_id, park_id=member, name="R"), T0
     )

@@ -4,16 +4,13 @@ accreditation: the status of its latest certificate."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 from uuid import UUID
 
-from innopark_shared.contracts import ParkCreatedV1, ParkRemovedV1
 from innopark_shared.errors import NotFound
 from innopark_shared.pagination import Slice, paginate
 from innopark_shared.readmodels.parks import (
-    apply_park_removed,
-    apply_park_snapshot,
     get_known_park,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -48,20 +45,7 @@ class ParkAccreditation:
         )
 
 
-# -- the read model ------------------------------------------------------------------
-
-
-async def record_park(
-    *, session: AsyncSession, event: ParkCreatedV1, event_time: datetime | None
-) -> None:
-    """A park created or updated in the registry (later events win over older ones)."""
-    await apply_park_snapshot(session, known_parks, event, event_time)
-
-
-async def record_park_removed(
-    *, session: AsyncSession, event: ParkRemovedV1, event_time: datetime | None
-) -> None:
-    await apply_park_removed(session, known_parks, event, event_time)
+# -- the read model (kept by the shared `subscribe_known_parks`, events.py) ------------
 
 
 async def known_park(session: AsyncSession, park_id: UUID) -> KnownPark | None:
