@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 from fastapi import FastAPI
+from fastapi.responses import StreamingResponse
 from innopark_shared.tracing import (
     NATIVE_TELEMETRY_OFF,
     configure_tracing,
@@ -102,5 +103,35 @@ async def test_a_failing_request_leaves_an_error_span_with_the_exception() -> No
     ]
     assert span.name == "GET /api/v1/broken/{thing}"
     assert span.attributes["http.route"] == "/api/v1/broken/{thing}"
+    assert span.status.status_code is StatusCode.ERROR
+    assert [e.attributes["exception.type"] for e in span.events] == ["RuntimeError"]
+
+
+async def test_a_stream_broken_after_its_answer_began_keeps_its_status() -> None:
+    exporter = InMemorySpanExporter()
+    configure_tracing("unit", processors=[SimpleSpanProcessor(exporter)])
+    app = FastAPI(telemetry=NATIVE_TELEMETRY_OFF)
+
+    @app.get("/api/v1/export")
+    async def export() -> StreamingResponse:
+        async def rows():
+            yield b"first row\n"
+            raise RuntimeError("the export broke")
+
+        return StreamingResponse(rows(), media_type="text/csv")
+
+    instrument_app(app)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
+        base_url="http://test",
+    ) as client:
+        await client.get("/api/v1/export")
+    [span] = [
+        s
+        for s in exporter.get_finished_spans()
+        if s.kind is SpanKind.SERVER and s.attributes.get("url.path") == "/api/v1/export"
+    ]
+    # The client was told 200 and then lost the stream: the span says both, not a 500.
+    assert span.attributes["http.response.status_code"] == 200
     assert span.status.status_code is StatusCode.ERROR
     assert [e.attributes["exception.type"] for e in span.events] == ["RuntimeError"]

@@ -122,8 +122,8 @@ HTTP_METHODS = frozenset(
 )
 # Liveness, readiness and metrics scrapes make no spans (only these paths at the root).
 PROBE_PATHS = frozenset({"/livez", "/readyz", "/metrics"})
-# The request headers a trace context (and its baggage) can come in.
-_CONTEXT_HEADERS = (b"traceparent", b"tracestate", b"baggage")
+# The request headers a caller's trace context comes in (ASGI names them in bytes).
+_CONTEXT_HEADERS = tuple(name.encode() for name in TRACE_HEADERS)
 
 
 class ServerSpanMiddleware:
@@ -150,12 +150,13 @@ class ServerSpanMiddleware:
             await self.app(scope, receive, send)
             return
         method = scope["method"]
+        known_method = method in HTTP_METHODS
         known = getattr(scope["app"].state, "span_details", None)
         found = known(scope) if known is not None else None
-        name, attributes = found or (method if method in HTTP_METHODS else "HTTP", {})
+        name, attributes = found or (method if known_method else "HTTP", {})
         attributes = {
             **attributes,
-            "http.request.method": method if method in HTTP_METHODS else "_OTHER",
+            "http.request.method": method if known_method else "_OTHER",
             "url.path": scope["path"],
             "url.scheme": scope.get("scheme", "http"),
         }
@@ -174,8 +175,11 @@ class ServerSpanMiddleware:
             kind=SpanKind.SERVER,
             attributes=attributes,
         ) as span:
+            started = False
 
             def answered(status: int) -> None:
+                nonlocal started
+                started = True
                 if not span.is_recording():
                     return
                 span.set_attribute("http.response.status_code", status)
@@ -183,7 +187,7 @@ class ServerSpanMiddleware:
                     span.set_status(Status(StatusCode.ERROR))
                 route = getattr(scope.get("route"), "path", None)
                 if route is not None:
-                    span.update_name(f"{method if method in HTTP_METHODS else 'HTTP'} {route}")
+                    span.update_name(f"{method if known_method else 'HTTP'} {route}")
                     span.set_attribute("http.route", route)
 
             async def send_traced(message: Any) -> None:
@@ -194,7 +198,8 @@ class ServerSpanMiddleware:
             try:
                 await self.app(scope, receive, send_traced)
             except Exception:
-                answered(500)  # what the server's error middleware, outside, answers
+                if not started:  # the server's error middleware, outside, answers 500
+                    answered(500)
                 raise  # recorded on the span as it leaves it
 
 

@@ -434,10 +434,8 @@ class _PathItems:
             patterns.setdefault(
                 route.path_format, re.sub(r"\(\?P<[^>]+>", "(?:", route.path_regex.pattern)
             )
-        self._templates = list(patterns)
         self._allowed = [
-            frozenset(methods[t] | ({"HEAD"} if "GET" in methods[t] else set()))
-            for t in self._templates
+            frozenset(methods[t] | ({"HEAD"} if "GET" in methods[t] else set())) for t in patterns
         ]
         self._regex = re.compile(
             "|".join(f"(?P<t{i}>{pattern})" for i, pattern in enumerate(patterns.values()))
@@ -445,7 +443,7 @@ class _PathItems:
 
     def allowed(self, path: str) -> frozenset[str] | None:
         """The methods of the path item `path` belongs to; None outside every template."""
-        found = self._regex.match(path) if self._templates else None
+        found = self._regex.match(path)  # no templates: "" matches, naming no group
         if found is None or found.lastgroup is None:
             return None
         return self._allowed[int(found.lastgroup[1:])]

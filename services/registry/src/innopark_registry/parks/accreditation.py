@@ -14,6 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ..models import Park
 
 NOT_ACCREDITED = "not_accredited"
+# A park: the mapped object, or its row as a Core read returns it (same attribute names).
+ParkLike = Park | sa.Row[Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +27,7 @@ class CurrentAccreditation:
     valid_until: date | None = None
 
 
-def current_accreditation(park: Any, *, today: date | None = None) -> CurrentAccreditation:
+def current_accreditation(park: ParkLike, *, today: date | None = None) -> CurrentAccreditation:
     """What a park shows: its certificate's last known state, except that an active
     certificate past its validity shows as expired (the expiry event may be on its way)."""
     if park.accreditation_status is None:

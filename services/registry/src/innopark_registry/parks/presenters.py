@@ -2,16 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import sqlalchemy as sa
-
 from ..models import Park
-from .accreditation import current_accreditation
+from .accreditation import ParkLike, current_accreditation
 from .schemas import Accreditation, ParkChange, ParkRead, ParkSuggestion
-
-# A park: the mapped object, or its row as a Core read returns it (same attribute names).
-ParkLike = Park | sa.Row[Any]
 
 _PLAIN_FIELDS = [name for name in ParkRead.model_fields if name != "accreditation"]
 
