@@ -11,6 +11,7 @@ import httpx
 import jwt
 import pytest
 import sqlalchemy as sa
+from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import APIRouter, Depends, FastAPI
 from innopark_shared.auth import CurrentPrincipal, TokenVerifier, require_scopes_by_method
 from innopark_shared.db import Database
@@ -20,6 +21,7 @@ from innopark_shared.readmodels.revocations import (
     record_revocation,
     token_revocations_table,
 )
+from innopark_shared.testing.tokens import TokenIssuer, serve_jwks
 
 
 def scoped_app(verifier: TokenVerifier) -> FastAPI:
@@ -147,3 +149,31 @@ async def test_a_verified_token_is_refused_once_it_expires(token_issuer):
         await asyncio.sleep(max(0.0, expires - time.time()) + 0.2)
         late = await http.get("/things", headers=headers)
         assert late.status_code == 401 and late.json()["detail"] == "Token expired"
+
+
+async def test_a_verified_token_is_refused_once_its_key_is_withdrawn():
+    # Kept tokens answer to the published keys too: a rotated-out key ends its tokens.
+    issuer = TokenIssuer()
+    server = serve_jwks(issuer)
+    verifier = TokenVerifier(
+        jwks_url=issuer.jwks_url,
+        issuer=issuer.issuer,
+        audience=issuer.audience,
+        refresh_interval=0,  # re-read the key set on every request
+    )
+    app = scoped_app(verifier)
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://t"
+        ) as http:
+            old = issuer.headers("expert")
+            assert (await http.get("/things", headers=old)).status_code == 200
+            assert (await http.get("/things", headers=old)).status_code == 200  # kept
+            issuer.key = ec.generate_private_key(ec.SECP256R1())
+            issuer.kid = uuid.uuid4().hex
+            refused = await http.get("/things", headers=old)
+            assert refused.status_code == 401
+            assert refused.json()["detail"] == "Token signed by an unknown key"
+            assert (await http.get("/things", headers=issuer.headers("expert"))).status_code == 200
+    finally:
+        server.shutdown()

@@ -64,12 +64,13 @@ def tamper(token: str) -> str:
 
 
 def serve_jwks(issuer: TokenIssuer) -> ThreadingHTTPServer:
-    """Serve `issuer`'s public keys over HTTP (a thread); sets `issuer.jwks_url`.
+    """Serve `issuer`'s public keys over HTTP (a thread); sets `issuer.jwks_url`. The
+    keys are read on each request, so a test can rotate `issuer.key` and `issuer.kid`.
     Call `.shutdown()` on the result when done."""
-    body = json.dumps(issuer.jwks()).encode()
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
+            body = json.dumps(issuer.jwks()).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
