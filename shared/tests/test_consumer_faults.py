@@ -181,6 +181,27 @@ async def _count_is(applied, n: int) -> bool:
     return len(await applied()) == n
 
 
+async def _send_together(
+    producer, topic: str, records: list[tuple[bytes, list]], *, partition: int = 0
+) -> None:
+    """One record batch, as the relay sends a burst: a fetch returns a batch whole."""
+    batch = producer.create_batch()
+    for body, headers in records:
+        assert batch.append(key=None, value=body, timestamp=None, headers=headers)
+    await (await producer.send_batch(batch, topic, partition=partition))
+
+
+def _names_like(db: Database, things: sa.Table, prefix: str):
+    """`await names()`: the names of the things applied so far that start with `prefix`."""
+
+    async def names() -> list[str]:
+        async with db.transaction() as s:
+            rows = await s.scalars(sa.select(things.c.name).where(things.c.name.like(f"{prefix}%")))
+            return sorted(rows)
+
+    return names
+
+
 async def _true(value: bool) -> bool:
     return value
 
@@ -392,29 +413,18 @@ async def test_a_fetched_batch_is_applied_together_and_a_poison_in_it_costs_noth
     await ensure_topics(settings, [topic])
     producer = make_producer(settings)
     await producer.start()
-    key = prefix.encode()
     clean = [f"{prefix}-clean-{i:02d}" for i in range(20)]
     mixed = [f"{prefix}-mixed-{i:02d}" for i in range(20)]
     repeated = thing(f"{prefix}-repeated")
 
-    async def names() -> list[str]:
-        async with db.transaction() as s:
-            rows = await s.scalars(sa.select(things.c.name).where(things.c.name.like(f"{prefix}%")))
-            return sorted(rows)
+    names = _names_like(db, things, prefix)
 
     runner = ConsumerRunner(
         settings=settings, database=db, metadata=metadata, subscriptions=subscriptions
     )
 
-    async def send_together(records: list[tuple[bytes, list]]) -> None:
-        # One record batch, as the relay sends a burst: a fetch returns a batch whole.
-        batch = producer.create_batch()
-        for body, headers in records:
-            assert batch.append(key=key, value=body, timestamp=None, headers=headers)
-        await (await producer.send_batch(batch, topic, partition=0))
-
     try:
-        await send_together([thing(name) for name in clean])
+        await _send_together(producer, topic, [thing(name) for name in clean])
         runner.start()
         assert await wait_until(lambda: _count_is(names, 20), timeout=30), await names()
         assert len({transactions[n] for n in clean}) == 1  # fetched together, applied together
@@ -423,14 +433,16 @@ async def test_a_fetched_batch_is_applied_together_and_a_poison_in_it_costs_noth
         runner = ConsumerRunner(
             settings=settings, database=db, metadata=metadata, subscriptions=subscriptions
         )
-        await send_together(
+        await _send_together(
+            producer,
+            topic,
             [
                 *[thing(name) for name in mixed[:10]],
                 thing(f"{prefix}-poison"),
                 repeated,
                 repeated,
                 *[thing(name) for name in mixed[10:]],
-            ]
+            ],
         )
         runner.start()
         expected = sorted([*clean, *mixed, f"{prefix}-repeated"])
@@ -487,16 +499,7 @@ async def test_a_batch_handler_takes_runs_of_its_events_and_alone_on_the_careful
     producer = make_producer(settings)
     await producer.start()
 
-    async def send_together(records: list[tuple[bytes, list]]) -> None:
-        batch = producer.create_batch()
-        for body, headers in records:
-            assert batch.append(key=prefix.encode(), value=body, timestamp=None, headers=headers)
-        await (await producer.send_batch(batch, topic, partition=0))
-
-    async def names() -> list[str]:
-        async with db.transaction() as s:
-            rows = await s.scalars(sa.select(things.c.name).where(things.c.name.like(f"{prefix}%")))
-            return sorted(rows)
+    names = _names_like(db, things, prefix)
 
     def run(name: str) -> tuple[bytes, list]:
         return _thing(f"{prefix}-{name}", RunThingV1.event_type)
@@ -505,15 +508,17 @@ async def test_a_batch_handler_takes_runs_of_its_events_and_alone_on_the_careful
         settings=settings, database=db, metadata=metadata, subscriptions=subscriptions
     )
     try:
-        await send_together(
-            [run("a1"), run("a2"), _thing(f"{prefix}-b1", OtherThingV1.event_type), run("a3")]
+        await _send_together(
+            producer,
+            topic,
+            [run("a1"), run("a2"), _thing(f"{prefix}-b1", OtherThingV1.event_type), run("a3")],
         )
         runner.start()
         assert await wait_until(lambda: _count_is(names, 4), timeout=30), await names()
         assert calls == [[f"{prefix}-{n}" for n in run_] for run_ in (["a1", "a2"], ["b1"], ["a3"])]
 
         calls.clear()
-        await send_together([run("c1"), run("poison"), run("c2")])
+        await _send_together(producer, topic, [run("c1"), run("poison"), run("c2")])
         assert await wait_until(lambda: _count_is(names, 6), timeout=30), await names()
         await asyncio.sleep(1)  # nothing more arrives
         assert calls == [[f"{prefix}-c1"], [f"{prefix}-c2"]]  # one by one, each once
@@ -550,17 +555,10 @@ async def test_a_poison_in_one_partition_of_a_fetch_costs_the_others_nothing(inf
     producer = make_producer(settings)
     await producer.start()
 
-    async def send_together(partition: int, names: list[str]) -> None:
-        batch = producer.create_batch()
-        for name in names:
-            body, headers = _thing(name, PartThingV1.event_type)
-            assert batch.append(key=None, value=body, timestamp=None, headers=headers)
-        await (await producer.send_batch(batch, topic, partition=partition))
+    names = _names_like(db, things, prefix)
 
-    async def names() -> list[str]:
-        async with db.transaction() as s:
-            rows = await s.scalars(sa.select(things.c.name).where(things.c.name.like(f"{prefix}%")))
-            return sorted(rows)
+    def part(name: str) -> tuple[bytes, list]:
+        return _thing(name, PartThingV1.event_type)
 
     first = [f"{prefix}-p0-{i}" for i in range(5)]
     second = [f"{prefix}-p1-{i}" for i in range(5)]
@@ -568,8 +566,9 @@ async def test_a_poison_in_one_partition_of_a_fetch_costs_the_others_nothing(inf
         settings=settings, database=db, metadata=metadata, subscriptions=subscriptions
     )
     try:
-        await send_together(0, first)
-        await send_together(1, [*second[:2], f"{prefix}-p1-poison", *second[2:]])
+        await _send_together(producer, topic, [part(n) for n in first], partition=0)
+        poisoned = [*second[:2], f"{prefix}-p1-poison", *second[2:]]
+        await _send_together(producer, topic, [part(n) for n in poisoned], partition=1)
         runner.start()
         expected = sorted([*first, *second])
         assert await wait_until(lambda: _count_is(names, len(expected)), timeout=30)

@@ -105,18 +105,26 @@ class World:
 
     # -- the read model, fed as the registry's events feed it --------------------------
 
-    async def park(self, name: str, specializations: list[str]) -> uuid.UUID:
-        park_id = uuid.uuid4()
-        event = ParkCreatedV1(
+    @staticmethod
+    def park_created(
+        park_id: uuid.UUID, name: str, *, at: datetime, specializations: list[str] | None = None
+    ) -> ParkCreatedV1:
+        """The registry's event for a park in Tatarstan created at `at`."""
+        return ParkCreatedV1(
             park_id=park_id,
             name=name,
             kind="technopark",
             country="RU",
             region="Tatarstan",
-            specializations=specializations,
-            created_at=datetime.now(UTC),
+            specializations=specializations or [],
+            created_at=at,
         )
-        await apply_park_snapshot(self.session, known_parks, event, datetime.now(UTC))
+
+    async def park(self, name: str, specializations: list[str]) -> uuid.UUID:
+        park_id = uuid.uuid4()
+        now = datetime.now(UTC)
+        event = self.park_created(park_id, name, at=now, specializations=specializations)
+        await apply_park_snapshot(self.session, known_parks, event, now)
         return park_id
 
     async def known_resident(

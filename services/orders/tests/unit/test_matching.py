@@ -196,15 +196,7 @@ async def test_a_departure_or_removal_before_the_event_it_ends_is_kept(world):
     await apply_park_snapshot(
         world.session,
         known_parks,
-        ParkCreatedV1(
-            park_id=park_id,
-            name="Late Park",
-            kind="technopark",
-            country="RU",
-            region="Tatarstan",
-            specializations=[tag],
-            created_at=earlier,
-        ),
+        world.park_created(park_id, "Late Park", at=earlier, specializations=[tag]),
         earlier,
     )
     await apply_resident_snapshot(
@@ -337,15 +329,7 @@ async def test_park_states_applied_together_leave_what_one_by_one_would(world):
     t0 = datetime.now(UTC)
 
     def state(park_id: uuid.UUID, name: str, at: datetime) -> tuple[ParkCreatedV1, datetime]:
-        event = ParkCreatedV1(
-            park_id=park_id,
-            name=name,
-            kind="technopark",
-            country="RU",
-            region="Tatarstan",
-            created_at=t0,
-        )
-        return event, at
+        return world.park_created(park_id, name, at=t0), at
 
     await apply_park_snapshots(world.session, known_parks, [state(second, "Second v2", t0)])
     await apply_park_snapshots(
