@@ -113,6 +113,8 @@ class ConsumerRunner:
         # would skip what the relays replay. Noticed by a marker; then read from the start.
         self._memory = BrokerMemory(settings, f"{settings.group_id}-consumer")
         self._memory_checked_at = 0.0
+        # Set when the broker forgot; cleared once the partitions went back to the start.
+        self._read_from_start = False
         self._pruned_at = 0.0
         self.broker_resets = 0
         self.last_error: str | None = None
@@ -180,6 +182,8 @@ class ConsumerRunner:
                 await self._refresh_dead_letter_counts()
             if time.monotonic() - self._memory_checked_at > BROKER_MEMORY_CHECK_SECONDS:
                 await self._check_broker_memory(consumer)
+            else:
+                await self._seek_to_start_if_due(consumer)
             if time.monotonic() - self._pruned_at > INBOX_PRUNE_SECONDS:
                 await self.prune_inbox()
             batch = await consumer.getmany(timeout_ms=500, max_records=MAX_BATCH_RECORDS)
@@ -220,16 +224,27 @@ class ConsumerRunner:
         lost = await self._memory.forgot(self._producer)
         if lost:
             self.broker_resets += 1
-            partitions = consumer.assignment()
             log.warning(
-                "consumer %s: the broker forgot its messages (%s); reading %d partitions from "
-                "the start (the inbox drops what was applied)",
+                "consumer %s: the broker forgot its messages (%s); reading its partitions "
+                "from the start (the inbox drops what was applied)",
                 self.group,
                 lost,
-                len(partitions),
             )
-            if partitions:
-                await consumer.seek_to_beginning(*partitions)
+            self._read_from_start = True
+        await self._seek_to_start_if_due(consumer)
+
+    async def _seek_to_start_if_due(self, consumer: AIOKafkaConsumer) -> None:
+        """After a broker reset, the partitions go back to their start once the consumer
+        holds them. A broker that restarted empty also forgot the group, so the consumer
+        is often rejoining when the reset is noticed, holding no partition: seeking then
+        would do nothing, and the partitions assigned a moment later would resume from
+        offsets committed from the old log's positions, past what the relays replay."""
+        if not self._read_from_start:
+            return
+        partitions = consumer.assignment()
+        if partitions:
+            await consumer.seek_to_beginning(*partitions)
+            self._read_from_start = False
 
     async def _apply_together(self, records: list[ConsumerRecord]) -> bool:
         """The fast path: apply a fetch's records in one transaction, their
