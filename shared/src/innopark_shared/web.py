@@ -7,6 +7,7 @@ liveness/readiness, the outbox relay and the consumer runner around a service's 
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -134,6 +135,7 @@ def create_service_app(
         app.state.consumer = consumer
         jobs = [asyncio.create_task(_keep_running(job, app)) for job in background]
         app.state.shutting_down = False
+        settle_heap()
         log.info("%s started on %s:%s", settings.service_name, settings.host, settings.port)
         try:
             yield
@@ -458,6 +460,27 @@ def _path_items(scope: Scope) -> _PathItems:
         if state is not None:
             state.path_items = items
     return items
+
+
+# Collect the youngest generation after this many new container objects rather than
+# Python's 700: a request allocates a few thousand, so the default collected several
+# times per request (py-spy: 8-10 % of a read). The older generations follow the default.
+GC_THRESHOLDS = (7000, 10, 10)
+
+
+def settle_heap() -> None:
+    """Once the app has started: collect what startup left, move everything still alive
+    (modules, routes, models, the pool) out of the collector's sight (`gc.freeze`), and
+    collect the young generation less often.
+
+    Before, every full collection walked the hundreds of thousands of objects an app
+    keeps for its whole life: a pause of tens of milliseconds that made the p99 of a
+    registry read 90 ms where its p50 was 7 ms, and about 15 % of its CPU time. Frozen
+    objects are still freed when nothing refers to them; only a cycle among them would
+    stay, and they live as long as the process anyway."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 async def _keep_running(job: Callable[[FastAPI], Awaitable[None]], app: FastAPI) -> None:
