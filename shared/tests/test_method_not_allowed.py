@@ -4,7 +4,7 @@ that matches the path owns it, even when a later template would take the method.
 from fastapi import APIRouter, FastAPI
 from httpx import ASGITransport, AsyncClient
 from innopark_shared.errors import install_problem_handlers
-from innopark_shared.web import MethodNotAllowedMiddleware
+from innopark_shared.web import HttpSemanticsMiddleware
 
 
 def app_with_overlapping_paths() -> FastAPI:
@@ -29,7 +29,7 @@ def app_with_overlapping_paths() -> FastAPI:
     app = FastAPI()
     install_problem_handlers(app)
     app.include_router(router)
-    app.add_middleware(MethodNotAllowedMiddleware)
+    app.add_middleware(HttpSemanticsMiddleware)
     return app
 
 
