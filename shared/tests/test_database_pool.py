@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 from innopark_shared.db import Database, ReadSessionDep
 from innopark_shared.errors import install_problem_handlers
+from innopark_shared.outages import is_transient
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 BACKEND = sa.select(sa.func.pg_backend_pid().label("pid"))
@@ -45,6 +46,24 @@ async def test_a_connection_killed_while_idle_is_replaced_before_use(infra):
         await asyncio.sleep(0.4)
         second = (await database.read_row(BACKEND)).pid  # no error: pinged, replaced
         assert second != first
+    finally:
+        await database.dispose()
+
+
+async def test_a_hot_read_on_a_killed_connection_fails_as_an_outage_once(infra):
+    """`read_row` runs on the driver's connection: a dead one must still leave the pool,
+    or every later read on it would fail too."""
+    database = await _database(infra, ping_after_idle=60)
+    try:
+        first = await database.read_row(BACKEND)
+        assert first is not None and first.pid == first["pid"]
+        await _terminate(database, first.pid)
+        with pytest.raises(Exception) as failed:
+            await database.read_row(BACKEND)
+        assert is_transient(failed.value), failed.value
+        second = await database.read_row(BACKEND)
+        assert second is not None and second.pid != first.pid
+        assert await database.read_row(BACKEND.where(sa.false())) is None
     finally:
         await database.dispose()
 

@@ -5,17 +5,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
 import sqlalchemy as sa
 from innopark_shared.contracts.accreditation import _CertificateState
+from innopark_shared.db import RowView
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..models import Park
 
 NOT_ACCREDITED = "not_accredited"
-# A park: the mapped object, or its row as a Core read returns it (same attribute names).
-ParkLike = Park | sa.Row[Any]
+# A park: the mapped object, or its row as a hot read returns it (same attribute names).
+ParkLike = Park | RowView
 
 
 @dataclass(frozen=True, slots=True)

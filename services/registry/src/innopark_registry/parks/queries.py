@@ -4,11 +4,10 @@ and the change feed that lets other systems mirror the registry."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
-from innopark_shared.db import Database
+from innopark_shared.db import Database, RowView
 from innopark_shared.errors import NotFound, Unprocessable
 from innopark_shared.pagination import Slice, paginate
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,7 +24,7 @@ _LIVE_PARK = sa.select(*[c for c in Park.__table__.c if c.name != "search_vector
 )
 
 
-async def read_live_park(database: Database, park_id: UUID) -> sa.Row[Any]:
+async def read_live_park(database: Database, park_id: UUID) -> RowView:
     """The live park's row (404 otherwise), read outside any transaction: the public
     read's hot path, one statement and no session."""
     row = await database.read_row(_LIVE_PARK, {"park_id": park_id})
