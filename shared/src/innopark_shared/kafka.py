@@ -55,7 +55,11 @@ def make_producer(settings: ServiceSettings) -> AIOKafkaProducer:
         client_id=f"{settings.service_name}-producer",
         acks="all",
         enable_idempotence=settings.kafka_enable_idempotence,
-        linger_ms=2,
+        # No lingering: the relay hands a whole batch to send() before it awaits any ack,
+        # so the records of a batch go out together anyway, while a linger of 2 ms made
+        # each send wait it out (send to ack on the embedded broker, one record: 2.57 ms
+        # with 2 ms, 0.40 ms with 0).
+        linger_ms=0,
         request_timeout_ms=10_000,
         retry_backoff_ms=200,
     )
