@@ -40,8 +40,11 @@ from innopark_shared.devrun.provision import provision
 ROOT = Path(__file__).parents[1]
 # Under `make bench`: the folder each benchmark writes its JSON report into.
 REPORT_DIR_ENV = "BENCH_REPORT_DIR"
-# `make bench PROFILE=<folder>`: where the flame graphs of profiled runs go.
+# `make bench PROFILE=<folder>`: where the flame graphs of profiled runs go;
+# BENCH_PROFILE_FORMAT=raw writes collapsed stacks (`<name>.txt`, one stack and its
+# sample count a line) instead, for reading or diffing as text.
 PROFILE_DIR_ENV = "BENCH_PROFILE_DIR"
+PROFILE_FORMAT_ENV = "BENCH_PROFILE_FORMAT"
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -215,7 +218,10 @@ def profiling(profile: tuple[str, int] | None, seconds: float):
         return
     name, pid = profile
     Path(folder).mkdir(parents=True, exist_ok=True)
-    out = Path(folder) / (re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") + ".svg")
+    raw = os.environ.get(PROFILE_FORMAT_ENV) == "raw"
+    out = Path(folder) / (
+        re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") + (".txt" if raw else ".svg")
+    )
     spy = subprocess.Popen(
         [
             str(Path(sys.executable).with_name("py-spy")),
@@ -227,6 +233,7 @@ def profiling(profile: tuple[str, int] | None, seconds: float):
             "--rate",
             "200",
             "--nonblocking",
+            *(["--format", "raw"] if raw else []),
             "--output",
             str(out),
         ],
