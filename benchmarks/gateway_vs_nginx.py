@@ -100,11 +100,19 @@ async def a_park(gateway: str) -> str:
 
 
 def compare(
-    title: str, urls: dict[str, str], seconds: int, connections: int, gateway_pid: int
+    title: str, urls: dict[str, str], seconds: int, connections: int, pids: dict[str, int]
 ) -> tuple[Table, Table, dict[str, dict], dict[str, dict]]:
-    profile = (f"gateway, {title}", gateway_pid)
+    """`pids`: each column's own process (the upstream's for "direct"), whose CPU time per
+    request is measured at full load."""
+    profile = (f"gateway, {title}", pids["gateway"])
     full = {
-        name: wrk(url, seconds, connections, profile=profile if name == "gateway" else None)
+        name: wrk(
+            url,
+            seconds,
+            connections,
+            profile=profile if name == "gateway" else None,
+            cpu_of=[pids[name]],
+        )
         for name, url in urls.items()
     }
     target = full["nginx"]["rps"] / 2
@@ -112,11 +120,21 @@ def compare(
     half = {name: wrk(url, seconds, connections, delay_ms=delay) for name, url in urls.items()}
     at_full = Table(
         f"{title}: {connections} connections, {seconds} s",
-        ["", "req/s", "p50 ms", "p99 ms", "non-2xx", "vs nginx"],
+        ["", "req/s", "p50 ms", "p99 ms", "non-2xx", "vs nginx", "CPU ms/req"],
+    )
+    at_full.notes.append(
+        "CPU ms/req: the CPU time of the upstream (direct), of nginx and its worker, or of "
+        "the gateway, per request answered, over the run."
     )
     for name, r in full.items():
         at_full.add(
-            name, r["rps"], r["p50"], r["p99"], r["errors"], r["rps"] / full["nginx"]["rps"]
+            name,
+            r["rps"],
+            r["p50"],
+            r["p99"],
+            r["errors"],
+            r["rps"] / full["nginx"]["rps"],
+            r["cpu_ms"],
         )
     at_half = Table(
         f"{title}: at half of nginx's throughput (target {target:.0f} req/s)",
@@ -181,15 +199,24 @@ async def measure(args: argparse.Namespace) -> None:
                     "gateway": f"{gateway_url}/api/v1/parks/{park}",
                 },
             }
+            upstream_pids = {
+                "trivial upstream": upstream.pid,
+                "registry read GET /api/v1/parks/{id}": stack.procs["registry"].pid,
+            }
             for title, urls in cases.items():
                 print(f"{title} ...", flush=True)
+                pids = {
+                    "direct": upstream_pids[title],
+                    "nginx": nginx.pid,
+                    "gateway": stack.procs["gateway"].pid,
+                }
                 at_full, at_half, full, half = await asyncio.to_thread(
                     compare,
                     title,
                     urls,
                     args.seconds,
                     args.connections,
-                    stack.procs["gateway"].pid,
+                    pids,
                 )
                 tables += [at_full, at_half]
                 ratio = full["gateway"]["rps"] / full["nginx"]["rps"]

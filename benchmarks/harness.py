@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -196,14 +197,40 @@ def wrk(
     delay_ms: float | None = None,
     threads: int = 1,
     profile: tuple[str, int] | None = None,
+    cpu_of: Sequence[int] = (),
 ) -> dict[str, float]:
     """Requests/s, latency percentiles (ms) and non-2xx answers of one wrk run.
 
     `delay_ms` paces each connection (wrk's `delay()` hook) for a target rate. One wrk
     thread by default: on two cores, the load generator must not take a core from the
-    system under test. `profile=(name, pid)`: see `profiling`."""
+    system under test. `profile=(name, pid)`: see `profiling`. `cpu_of`: processes whose
+    CPU time per request (`cpu_ms`, from /proc) is measured over the run, with their
+    children (nginx's workers): it moves less with the machine's other load than
+    throughput does."""
+    pids = [p for pid in cpu_of for p in (pid, *_children(pid))]
+    before = sum(_cpu_seconds(p) for p in pids)
     with profiling(profile, seconds):
-        return _wrk(url, seconds, connections, headers, lua, delay_ms, threads)
+        result = _wrk(url, seconds, connections, headers, lua, delay_ms, threads)
+    used = sum(_cpu_seconds(p) for p in pids) - before
+    result["cpu_ms"] = 1000 * used / result["requests"] if pids and result["requests"] else math.nan
+    return result
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process `pid` so far (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        found = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return []
+    return [int(c) for c in found]
 
 
 @contextlib.contextmanager
@@ -278,10 +305,12 @@ def _wrk(
         return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    requests = re.search(r"(\d+) requests in", out)
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     socket_errors = re.search(r"Socket errors: (.*)", out)
     return {
         "rps": float(rps.group(1)) if rps else 0.0,
+        "requests": int(requests.group(1)) if requests else 0,
         "p50": ms("50"),
         "p90": ms("90"),
         "p99": ms("99"),

@@ -5,9 +5,9 @@ at a sustained rate, beside the broker's own produce-to-consume latency in the s
 
 It starts an embedded PostgreSQL and broker, the registry (whose relay publishes its
 outbox) and accreditation, orders and events (whose consumers apply park events to their
-read models) as their own processes, afresh for each rate (the embedded broker slows down as it serves more).
-Events are park creations committed to the registry's outbox at each rate
-for --seconds, one transaction each, as the registry's writes commit them (the outbox
+read models) as their own processes, afresh for each rate (the embedded broker slows down
+as it serves more). Events are park creations committed to the registry's outbox at each
+rate for --seconds, one transaction each, as the registry's writes commit them (the outbox
 trigger's NOTIFY wakes the relay). Latency per event is each consumer's inbox
 `processed_at` minus the outbox row's `time`, both from the one database clock. The
 baseline is aiokafka alone on the same broker: a producer sending at the same rate, a
