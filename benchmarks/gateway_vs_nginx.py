@@ -105,6 +105,10 @@ def compare(
     """`pids`: each column's own process (the upstream's for "direct"), whose CPU time per
     request is measured at full load."""
     profile = (f"gateway, {title}", pids["gateway"])
+    # Warm-up at the same concurrency: pools open their connections (a fresh registry
+    # opened 30 PostgreSQL connections during the first measured run, p99 94 ms).
+    for url in urls.values():
+        wrk(url, 2, connections)
     full = {
         name: wrk(
             url,
