@@ -19,6 +19,10 @@ from innopark_shared.devrun.embedded import EmbeddedPostgres, free_port
 from innopark_shared.kafka import Envelope, ensure_topics, make_producer
 from innopark_shared.settings import ServiceSettings
 from innopark_shared.testing import wait_until
+from innopark_shared.tracing import configure_tracing
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
 
 TOPIC = "innopark.test.faults"
 
@@ -504,6 +508,8 @@ async def test_a_batch_handler_takes_runs_of_its_events_and_alone_on_the_careful
     def run(name: str) -> tuple[bytes, list]:
         return _thing(f"{prefix}-{name}", RunThingV1.event_type)
 
+    exporter = InMemorySpanExporter()
+    configure_tracing("consumer-tests", processors=[SimpleSpanProcessor(exporter)])
     runner = ConsumerRunner(
         settings=settings, database=db, metadata=metadata, subscriptions=subscriptions
     )
@@ -516,6 +522,21 @@ async def test_a_batch_handler_takes_runs_of_its_events_and_alone_on_the_careful
         runner.start()
         assert await wait_until(lambda: _count_is(names, 4), timeout=30), await names()
         assert calls == [[f"{prefix}-{n}" for n in run_] for run_ in (["a1", "a2"], ["b1"], ["a3"])]
+        # Each event's trace leads to the handler that applied it: the run's handle span
+        # is a2's child and links to a1's consumer span.
+        spans = [
+            s
+            for s in exporter.get_finished_spans()
+            if s.attributes.get("messaging.destination.name", topic) == topic
+        ]
+        by_offset = {
+            s.attributes["messaging.kafka.offset"]: s
+            for s in spans
+            if s.kind is SpanKind.CONSUMER and s.attributes["messaging.destination.name"] == topic
+        }
+        (handle,) = [s for s in spans if s.attributes.get("messaging.batch.message_count") == 2]
+        assert handle.parent.span_id == by_offset[1].context.span_id
+        assert [link.context.span_id for link in handle.links] == [by_offset[0].context.span_id]
 
         calls.clear()
         await _send_together(producer, topic, [run("c1"), run("poison"), run("c2")])

@@ -28,6 +28,8 @@ class ReceivedSpan:
     span_id: str
     parent_span_id: str
     attributes: dict[str, Any]
+    # The span ids this span links to (a batch's handler links every event it applied).
+    links: tuple[str, ...] = ()
 
 
 def _value(v: Any) -> Any:
@@ -57,6 +59,7 @@ class OtlpReceiver:
                             span_id=span.span_id.hex(),
                             parent_span_id=span.parent_span_id.hex(),
                             attributes={a.key: _value(a.value) for a in span.attributes},
+                            links=tuple(link.span_id.hex() for link in span.links),
                         )
                     )
         with self.lock:

@@ -31,6 +31,7 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+from opentelemetry.trace import Link, Span
 from pydantic import ValidationError
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -334,10 +335,14 @@ class ConsumerRunner:
         session: AsyncSession,
     ) -> None:
         """Several events in one call of their batch handler. Each keeps its consumer span
-        (child of its publisher's); the one handle span is the last one's child."""
+        (child of its publisher's); the one handle span is the last one's child and links
+        to the others (OpenTelemetry's way for batch processing), so every event's trace
+        leads to the handler that applied it."""
         with ExitStack() as spans:
-            for record, envelope, _, _ in group:
+            consumer_spans = [
                 spans.enter_context(self._consumer_span(record, envelope))
+                for record, envelope, _, _ in group
+            ]
             name = getattr(batch_handler, "__qualname__", repr(batch_handler))
             with tracer().start_as_current_span(
                 f"handle {group[-1][1].type}",
@@ -345,6 +350,7 @@ class ConsumerRunner:
                     "code.function.name": name,
                     "messaging.batch.message_count": len(group),
                 },
+                links=[Link(span.get_span_context()) for span in consumer_spans[:-1]],
             ):
                 await batch_handler(
                     [
@@ -355,7 +361,7 @@ class ConsumerRunner:
             log.debug("consumer %s: applied %d together", self.group, len(group))
 
     @contextmanager
-    def _consumer_span(self, record: ConsumerRecord, envelope: Envelope) -> Iterator[None]:
+    def _consumer_span(self, record: ConsumerRecord, envelope: Envelope) -> Iterator[Span]:
         """One consumer span per event, child of the publisher's (from the record headers);
         every log line about it names the event."""
         with (
@@ -373,10 +379,10 @@ class ConsumerRunner:
                     "messaging.message.id": envelope.id,
                     "cloudevents.event_type": envelope.type,
                 },
-            ),
+            ) as span,
             bind_event(envelope.id, envelope.type, topic=record.topic),
         ):
-            yield
+            yield span
 
     async def _already_processed(self, records: list[ConsumerRecord]) -> set[str]:
         """The ids of `records` the inbox already holds, in one query: a replayed window
