@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from innopark_shared.consumer import ConsumerRunner, HandlerContext, Subscriptions
 from innopark_shared.contracts import IntegrationEvent
 from innopark_shared.db import Database, service_metadata
@@ -598,5 +599,46 @@ async def test_a_poison_in_one_partition_of_a_fetch_costs_the_others_nothing(inf
         assert runner.dead_lettered == 1
     finally:
         await runner.stop()
+        await producer.stop()
+        await db.dispose()
+
+
+async def test_a_reset_noticed_while_holding_no_partition_rewinds_them_once_assigned(infra):
+    """A broker that restarted empty also forgot the group, so the consumer often notices
+    the reset while it is rejoining and holds no partition. The partitions assigned a
+    moment later must still go back to their start, not resume from an offset committed
+    on the old log: the relays' replay lands below it and would be skipped."""
+    db, metadata, _, settings = await _consumer_world(infra, "rewind")
+    topic = f"innopark.test.rewind.{uuid.uuid4().hex[:8]}"
+    await ensure_topics(settings, [topic])
+    producer = make_producer(settings)
+    await producer.start()
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False
+    )
+    await consumer.start()
+    runner = ConsumerRunner(
+        settings=settings, database=db, metadata=metadata, subscriptions=Subscriptions()
+    )
+    partition = TopicPartition(topic, 0)
+    try:
+        for i in range(6):
+            body, headers = _thing(f"rewind-{i}")
+            await producer.send_and_wait(topic, body, partition=0, headers=headers)
+        runner._read_from_start = True  # what noticing a reset sets (_check_broker_memory)
+        await runner._seek_to_start_if_due(consumer)  # rejoining: nothing held yet
+        assert runner._read_from_start, "the rewind was spent on no partition"
+
+        consumer.assign([partition])
+        consumer.seek(partition, 4)  # the position an old commit would resume from
+        await runner._seek_to_start_if_due(consumer)
+        assert await consumer.position(partition) == 0
+        assert not runner._read_from_start
+
+        consumer.seek(partition, 4)
+        await runner._seek_to_start_if_due(consumer)  # once only: later fetches go on
+        assert await consumer.position(partition) == 4
+    finally:
+        await consumer.stop()
         await producer.stop()
         await db.dispose()
