@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import signal
 import tempfile
@@ -12,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
+import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from innopark_shared.consumer import ConsumerRunner, HandlerContext, Subscriptions
 from innopark_shared.contracts import IntegrationEvent
@@ -21,6 +23,7 @@ from innopark_shared.kafka import Envelope, ensure_topics, make_producer
 from innopark_shared.settings import ServiceSettings
 from innopark_shared.testing import wait_until
 from innopark_shared.tracing import configure_tracing
+from opentelemetry import trace
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
@@ -511,6 +514,11 @@ async def test_a_batch_handler_takes_runs_of_its_events_and_alone_on_the_careful
 
     exporter = InMemorySpanExporter()
     configure_tracing("consumer-tests", processors=[SimpleSpanProcessor(exporter)])
+    lines = _LinesAbout()
+    consumer_log = logging.getLogger("innopark_shared.consumer")
+    consumer_log.addHandler(lines)
+    level = consumer_log.level
+    consumer_log.setLevel(logging.DEBUG)
     runner = ConsumerRunner(
         settings=settings, database=db, metadata=metadata, subscriptions=subscriptions
     )
@@ -538,6 +546,11 @@ async def test_a_batch_handler_takes_runs_of_its_events_and_alone_on_the_careful
         (handle,) = [s for s in spans if s.attributes.get("messaging.batch.message_count") == 2]
         assert handle.parent.span_id == by_offset[1].context.span_id
         assert [link.context.span_id for link in handle.links] == [by_offset[0].context.span_id]
+        # ...and each event's log line names it, in its own trace.
+        for offset in (0, 1):
+            event_id = by_offset[offset].attributes["messaging.message.id"]
+            trace_id = by_offset[offset].context.trace_id
+            assert (event_id, trace_id) in lines.about, lines.about
 
         calls.clear()
         await _send_together(producer, topic, [run("c1"), run("poison"), run("c2")])
@@ -546,9 +559,24 @@ async def test_a_batch_handler_takes_runs_of_its_events_and_alone_on_the_careful
         assert calls == [[f"{prefix}-c1"], [f"{prefix}-c2"]]  # one by one, each once
         assert runner.dead_lettered == 1
     finally:
+        consumer_log.removeHandler(lines)
+        consumer_log.setLevel(level)
         await runner.stop()
         await producer.stop()
         await db.dispose()
+
+
+class _LinesAbout(logging.Handler):
+    """The (event id, trace id) each "applied" line of the consumer was written about."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.about: list[tuple[str | None, int]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "applied" in record.getMessage():
+            event_id = structlog.contextvars.get_contextvars().get("event_id")
+            self.about.append((event_id, trace.get_current_span().get_span_context().trace_id))
 
 
 async def test_a_poison_in_one_partition_of_a_fetch_costs_the_others_nothing(infra):

@@ -31,7 +31,7 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
-from opentelemetry.trace import Link, Span
+from opentelemetry.trace import Link, Span, use_span
 from pydantic import ValidationError
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -358,7 +358,15 @@ class ConsumerRunner:
                         for _, envelope, event, _ in group
                     ]
                 )
-            log.debug("consumer %s: applied %d together", self.group, len(group))
+            # A line per event, in its own span and binding (the batch's handle span sits
+            # in the last event's trace only), as the one-event path writes.
+            if log.isEnabledFor(logging.DEBUG):
+                for (record, envelope, _, _), span in zip(group, consumer_spans, strict=True):
+                    with (
+                        use_span(span),
+                        bind_event(envelope.id, envelope.type, topic=record.topic),
+                    ):
+                        log.debug("consumer %s: applied in a batch of %d", self.group, len(group))
 
     @contextmanager
     def _consumer_span(self, record: ConsumerRecord, envelope: Envelope) -> Iterator[Span]:
